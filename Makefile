@@ -1,0 +1,97 @@
+# one-loop: every chapter is a complete HTTP/1.1 server; this builds, tests and measures them.
+#
+#   make                      build every chapter, the tests and the tools into build/
+#   make test                 all tests (installs missing Debian packages first when run as root)
+#   make tour                 build everything, run every chapter's lab, print the table, draw the plots
+#   make lab CH=02            one chapter's lab (QUICK=1 for the few-second version)
+#   make diff FROM=01 TO=02   what chapter TO changes, as a diff of the two folders' code
+#   make deps                 install (as root) or name (otherwise) every Debian package any target uses
+#   make clean
+#   SANITIZE=address,undefined or SANITIZE=thread builds into build/sanitize-*/ instead
+
+CXX ?= g++
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += -std=c++20 -Wall -Wextra -Wshadow -I. -MMD -MP
+LDLIBS += -pthread
+ifneq ($(CI),)
+CXXFLAGS += -Werror
+endif
+
+comma := ,
+ifeq ($(SANITIZE),)
+BUILD := build
+else
+BUILD := build/sanitize-$(subst $(comma),-,$(SANITIZE))
+CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+CHAPTERS := $(notdir $(wildcard chapters/[0-9][0-9]-*))
+COMMON_SRC := $(wildcard common/*.cpp)
+LIB := $(BUILD)/lib/libone.a
+SERVERS := $(CHAPTERS:%=$(BUILD)/bin/%)
+CHAPTER_TESTS := $(foreach ch,$(CHAPTERS),$(if $(wildcard chapters/$(ch)/test_*.cpp),$(BUILD)/bin/test-$(ch)))
+TOOLS := $(BUILD)/bin/unit-tests $(BUILD)/bin/blackbox $(if $(wildcard common/loadgen/*.cpp),$(BUILD)/bin/loadgen)
+
+obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
+
+.PHONY: all test tour lab diff deps check-deps clean
+all: $(SERVERS) $(CHAPTER_TESTS) $(TOOLS)
+
+# Every object waits for the dependency check, so a fresh machine learns what it lacks before g++ does.
+$(BUILD)/obj/%.o: %.cpp | check-deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(LIB): $(call obj,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+# A chapter's binary: every .cpp in its folder except its tests, and the common library.
+.SECONDEXPANSION:
+$(SERVERS): $(BUILD)/bin/%: $$(call obj,$$(filter-out %/test_%,$$(wildcard chapters/%/*.cpp))) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+HARNESS_SRC := common/blackbox/harness.cpp common/blackbox/main.cpp
+$(BUILD)/bin/blackbox: $(call obj,$(wildcard common/blackbox/*.cpp)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bin/test-%: $$(call obj,$$(wildcard chapters/%/test_*.cpp) $(HARNESS_SRC)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bin/unit-tests: $(call obj,$(wildcard common/tests/*.cpp)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bin/loadgen: $(call obj,$(wildcard common/loadgen/*.cpp)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+check-deps:
+	@scripts/deps.sh build
+
+test: all
+	@BUILD=$(BUILD) scripts/test.sh
+
+tour:
+	@scripts/deps.sh build tour
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/tour.sh
+
+lab: all
+	@scripts/deps.sh tour
+	@BUILD=$(BUILD) chapters/$$(cd chapters && ls -d $(CH)-* | head -n1)/compare.sh $(if $(QUICK),--quick)
+
+diff:
+	@scripts/diff.sh $(FROM) $(TO)
+
+deps:
+	@scripts/deps.sh build tour bench book
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

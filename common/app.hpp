@@ -1,0 +1,35 @@
+// app: the application every chapter serves, so that two chapters differ only in how they move bytes.
+//
+//   GET  /            a small page naming the chapter and its model
+//   GET  /hello       "Hello, World!" (the plaintext benchmark body; nginx and Node answer the same bytes)
+//   POST /echo        the request body back
+//   GET  /sleep?ms=N  blocks the serving thread N ms (0..10000): what does blocking do to each model?
+//   GET  /cpu?n=N     N rounds of arithmetic (0..100000000): CPU-bound work on the serving thread
+// HEAD works wherever GET does. Unknown paths get 404, a known path with the wrong method 405,
+// a method we do not know at all 501.
+#pragma once
+
+#include "http_parser.hpp"
+#include "response.hpp"
+
+#include <string>
+
+namespace one {
+
+class App {
+public:
+    App(std::string chapter, std::string model) : chapter_(std::move(chapter)), model_(std::move(model)) {}
+
+    // Answers one request. Never throws; the caller sets nothing but what it must send.
+    http::Response handle(const http::Request& request) const;
+
+private:
+    http::Response route(const http::Request& request) const;
+    std::string chapter_;  // "05-epoll"
+    std::string model_;    // "one thread, epoll, non-blocking sockets"
+};
+
+// Finds `key` in a query string "a=1&b=2" and sets `value` to what follows its "="; false when absent.
+bool query_param(std::string_view query, std::string_view key, std::string_view& value);
+
+}  // namespace one

@@ -1,0 +1,84 @@
+// blocking_session: read, parse, answer, repeat; every call here may put the thread to sleep.
+#include "blocking_session.hpp"
+
+#include "buffer.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <sys/socket.h>
+#include <thread>
+
+namespace one {
+
+constexpr size_t kReadChunk = 16 * 1024;
+
+void lingering_close(Fd client) {
+    ::shutdown(client.get(), SHUT_WR);
+    set_io_timeout(client.get(), 500);
+    char sink[16 * 1024];
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < give_up) {
+        IoResult r = read_some(client.get(), sink);
+        if (!r.ok() || r.n == 0) break;
+    }
+}
+
+// Writes and clears `out`; false if the client is gone or stopped reading past the timeout.
+static bool flush(int fd, std::string& out) {
+    IoResult r = write_all(fd, out);
+    out.clear();
+    return r.ok();
+}
+
+void serve_blocking(Fd client, const App& app, const ServerOptions& options) {
+    set_io_timeout(client.get(), options.idle_timeout_ms);
+    set_nodelay(client.get());
+    Buffer in;
+    http::RequestParser parser(options.max_body);
+    http::Request request;
+    std::string out;
+    for (;;) {
+        http::ParseResult parsed = parser.parse(in.readable(), request);
+        if (parsed.complete()) {
+            // Answer every request already buffered before writing: a pipelined batch gets one write.
+            http::Response response = app.handle(request);
+            http::append_response(response, out);
+            in.consume(parsed.consumed);
+            parser.reset();
+            if (!response.keep_alive) break;
+            continue;
+        }
+        if (parsed.error()) {
+            http::append_response(http::error_response(parsed.http_status, parsed.why), out);
+            if (flush(client.get(), out)) lingering_close(std::move(client));
+            return;
+        }
+        if (!out.empty() && !flush(client.get(), out)) return;
+        IoResult got = read_some(client.get(), in.writable(kReadChunk));
+        if (got.would_block() && parser.started()) {  // SO_RCVTIMEO expired mid-request
+            http::append_response(http::error_response(408, "request not completed in time"), out);
+            flush(client.get(), out);
+            return;
+        }
+        if (!got.ok() || got.n == 0) return;  // timeout between requests, reset, or the client closed
+        in.commit(static_cast<size_t>(got.n));
+    }
+    flush(client.get(), out);
+}
+
+void after_accept_error(int err, BurstLog& out_of_fds) {
+    switch (grade_accept_error(err)) {
+    case AcceptError::Retry:
+    case AcceptError::WouldBlock:
+        return;
+    case AcceptError::OutOfFds:
+        // The client stays in the kernel's accept queue; retrying at once would spin on EMFILE.
+        out_of_fds.failure(std::strerror(err));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return;
+    case AcceptError::Fatal:
+        throw_errno("accept", err);
+    }
+}
+
+}  // namespace one

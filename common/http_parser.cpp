@@ -1,0 +1,171 @@
+// http_parser: finds where a request ends. The head is searched for its blank line with memchr,
+// resuming where the last call stopped; then the body is framed by Content-Length or decoded
+// from chunked in place. Everything is an offset into the caller's buffer, which may move.
+#include "http_parser.hpp"
+
+#include "http_head.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace one::http {
+namespace {
+
+// The first '\n' in buf[from, end), or npos.
+size_t find_lf(std::span<const char> buf, size_t from) {
+    if (from >= buf.size()) return std::string_view::npos;
+    const void* hit = std::memchr(buf.data() + from, '\n', buf.size() - from);
+    return hit ? static_cast<size_t>(static_cast<const char*>(hit) - buf.data()) : std::string_view::npos;
+}
+
+// The line buf[from, lf) without a trailing CR.
+std::string_view line_at(std::span<const char> buf, size_t from, size_t lf) {
+    size_t end = lf > from && buf[lf - 1] == '\r' ? lf - 1 : lf;
+    return {buf.data() + from, end - from};
+}
+
+bool has_control_byte(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return (u < 0x20 && c != '\t') || u == 0x7f;
+    });
+}
+
+// chunk-size [ chunk-ext ], the line before each chunk. Returns false when it is malformed.
+bool parse_chunk_size(std::string_view line, uint64_t& size) {
+    size_t digits = 0;
+    size = 0;
+    for (; digits < line.size(); ++digits) {
+        char c = line[digits];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (v < 0) break;
+        if (digits == 15) return false;  // 15 hex digits already exceed any body we accept; refuse before overflow
+        size = size * 16 + static_cast<uint64_t>(v);
+    }
+    if (digits == 0) return false;
+    std::string_view rest = line.substr(digits);
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+    // Extensions (";name=value") are allowed and ignored; anything else after the size is not.
+    return rest.empty() || (rest.front() == ';' && !has_control_byte(rest));
+}
+
+}  // namespace
+
+ParseResult RequestParser::fail(int status, const char* why) {
+    phase_ = Phase::Failed;
+    failure_ = {ParseStatus::Error, 0, status, why};
+    return failure_;
+}
+
+// Finds the blank line that ends the head, then parses the head. Returns Complete when the head
+// is done (the body may still be missing).
+ParseResult RequestParser::scan_head(std::span<char> buf, Request& out) {
+    if (line_end_ == 0) {
+        // RFC 9112 §2.2: ignore blank lines before a request (some clients add CRLF after a body).
+        while (start_ < buf.size() && (buf[start_] == '\n' || (buf[start_] == '\r' && start_ + 1 < buf.size() && buf[start_ + 1] == '\n')))
+            start_ += buf[start_] == '\r' ? 2 : 1;
+        if (start_ > kMaxRequestLine) return fail(400, "too many blank lines before the request");
+        size_t lf = find_lf(buf, std::max(scanned_, start_));
+        if (lf == std::string_view::npos) {
+            scanned_ = buf.size();
+            if (buf.size() - start_ > kMaxRequestLine + 1) return fail(414, "request line longer than 8 KiB");
+            return {};
+        }
+        if (line_at(buf, start_, lf).size() > kMaxRequestLine) return fail(414, "request line longer than 8 KiB");
+        line_end_ = lf + 1;
+        scanned_ = lf;  // the blank line may follow at once: "GET / HTTP/1.0\r\n\r\n"
+    }
+    // The head ends at a '\n' followed by "\n" or "\r\n"; a '\n' near the end of what has arrived
+    // cannot be judged yet, so the next call looks at it again rather than at everything before it.
+    size_t lf = find_lf(buf, scanned_);
+    for (; lf != std::string_view::npos; lf = find_lf(buf, lf + 1)) {
+        if (lf + 1 == buf.size() || (lf + 2 == buf.size() && buf[lf + 1] == '\r')) break;
+        if (buf[lf + 1] == '\n') { head_end_ = lf + 2; break; }
+        if (buf[lf + 1] == '\r' && buf[lf + 2] == '\n') { head_end_ = lf + 3; break; }
+    }
+    if (head_end_ == 0) {
+        scanned_ = lf == std::string_view::npos ? buf.size() : lf;
+        if (buf.size() - line_end_ > kMaxHeaderBytes) return fail(431, "header section larger than 16 KiB");
+        return {};
+    }
+    if (head_end_ - line_end_ > kMaxHeaderBytes) return fail(431, "header section larger than 16 KiB");
+    Framing framing;
+    std::string_view head(buf.data() + start_, head_end_ - start_);
+    if (HeadResult r = parse_head(head, out, framing, max_body_); r.refused()) return fail(r.status, r.why);
+    raw_ = decoded_end_ = head_end_;
+    remaining_ = framing.content_length;
+    phase_ = framing.chunked ? Phase::ChunkSize : framing.content_length ? Phase::FixedBody : Phase::Done;
+    return {ParseStatus::Complete};
+}
+
+// Decodes as much of a chunked body as has arrived, moving chunk data down over the framing.
+ParseResult RequestParser::scan_chunked(std::span<char> buf) {
+    for (;;) {
+        if (phase_ == Phase::ChunkSize || phase_ == Phase::Trailers) {
+            size_t lf = find_lf(buf, std::max(raw_, scanned_));
+            if (lf == std::string_view::npos) {
+                scanned_ = buf.size();
+                if (phase_ == Phase::ChunkSize && buf.size() - raw_ > kMaxChunkLine) return fail(400, "chunk-size line too long");
+                if (phase_ == Phase::Trailers && buf.size() - line_start_ > kMaxHeaderBytes) return fail(431, "trailers larger than 16 KiB");
+                return {};
+            }
+            std::string_view line = line_at(buf, raw_, lf);
+            raw_ = lf + 1;
+            if (phase_ == Phase::Trailers) {
+                if (line.empty()) { phase_ = Phase::Done; return {ParseStatus::Complete}; }
+                if (has_control_byte(line) || line.find(':') == std::string_view::npos) return fail(400, "malformed trailer field");
+                if (raw_ - line_start_ > kMaxHeaderBytes) return fail(431, "trailers larger than 16 KiB");
+                continue;
+            }
+            if (!parse_chunk_size(line, remaining_)) return fail(400, "invalid chunk size");
+            if (remaining_ == 0) { phase_ = Phase::Trailers; line_start_ = raw_; continue; }
+            if (remaining_ > max_body_ - (decoded_end_ - head_end_)) return fail(413, "body larger than the limit");
+            phase_ = Phase::ChunkData;
+        }
+        if (phase_ == Phase::ChunkData) {
+            size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, buf.size() - raw_));
+            std::memmove(buf.data() + decoded_end_, buf.data() + raw_, n);
+            decoded_end_ += n;
+            raw_ += n;
+            remaining_ -= n;
+            if (remaining_ > 0) return {};
+            phase_ = Phase::ChunkDataEnd;
+        }
+        if (phase_ == Phase::ChunkDataEnd) {  // the CRLF after the data
+            if (raw_ < buf.size() && buf[raw_] == '\n') { raw_ += 1; phase_ = Phase::ChunkSize; continue; }
+            if (raw_ + 1 < buf.size() && buf[raw_] == '\r' && buf[raw_ + 1] == '\n') { raw_ += 2; phase_ = Phase::ChunkSize; continue; }
+            if (raw_ >= buf.size() || (raw_ + 1 == buf.size() && buf[raw_] == '\r')) return {};
+            return fail(400, "chunk data not followed by CRLF");
+        }
+    }
+}
+
+ParseResult RequestParser::finish(std::span<char> buf, Request& out) {
+    Framing framing;
+    parse_head({buf.data() + start_, head_end_ - start_}, out, framing, max_body_);
+    return {ParseStatus::Complete};
+}
+
+ParseResult RequestParser::parse(std::span<char> buf, Request& out) {
+    bool head_parsed_now = false;
+    if (phase_ == Phase::Failed) return failure_;
+    if (phase_ == Phase::Head) {
+        ParseResult r = scan_head(buf, out);
+        if (!r.complete()) return r;
+        head_parsed_now = true;
+    }
+    if (phase_ == Phase::FixedBody) {
+        if (buf.size() - head_end_ < remaining_) return {};
+        raw_ = decoded_end_ = head_end_ + static_cast<size_t>(remaining_);
+        phase_ = Phase::Done;
+    } else if (phase_ != Phase::Done) {
+        ParseResult r = scan_chunked(buf);
+        if (!r.complete()) return r;
+    }
+    // `out` still points into the buffer of the call that parsed the head; that buffer may be gone.
+    if (!head_parsed_now) finish(buf, out);
+    out.body = {buf.data() + head_end_, decoded_end_ - head_end_};
+    return {ParseStatus::Complete, raw_};
+}
+
+}  // namespace one::http

@@ -1,0 +1,77 @@
+// response: status line, headers and body, with the Date header cached per second.
+#include "response.hpp"
+
+#include <charconv>
+#include <ctime>
+
+namespace one::http {
+
+std::string_view reason_phrase(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+std::string_view http_date() {
+    thread_local time_t cached_second = 0;
+    thread_local char text[40];
+    thread_local size_t length = 0;
+    time_t now = time(nullptr);  // a vDSO call: no trip into the kernel
+    if (now != cached_second) {
+        tm parts{};
+        gmtime_r(&now, &parts);
+        length = strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &parts);
+        cached_second = now;
+    }
+    return {text, length};
+}
+
+static void append_number(std::string& out, size_t n) {
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+    out.append(digits, end);
+}
+
+void append_response(const Response& r, std::string& out) {
+    out += "HTTP/1.1 ";
+    append_number(out, static_cast<size_t>(r.status));
+    out += ' ';
+    out += reason_phrase(r.status);
+    out += "\r\nServer: one-loop\r\nDate: ";
+    out += http_date();
+    out += "\r\nContent-Type: ";
+    out += r.content_type;
+    out += "\r\nContent-Length: ";
+    append_number(out, r.body.size());
+    out += r.keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n";
+    out += r.extra_headers;
+    out += "\r\n";
+    if (!r.head_only) out += r.body;
+}
+
+Response error_response(int status, std::string_view why) {
+    Response r;
+    r.status = status;
+    r.keep_alive = false;  // after a refusal we cannot trust where the next request would start
+    r.body = std::to_string(status) + " " + std::string(reason_phrase(status)) + ": " + std::string(why) + "\n";
+    return r;
+}
+
+}  // namespace one::http

@@ -1,0 +1,145 @@
+// sys: socket calls with EINTR retried, errno captured and accept errors graded.
+#include "sys.hpp"
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <system_error>
+#include <unistd.h>
+
+namespace one {
+
+void Fd::reset(int fd) {
+    // close() is not retried on EINTR: on Linux the descriptor is gone either way,
+    // and a retry could close a descriptor another thread has just been given.
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+}
+
+[[noreturn]] void throw_errno(const std::string& what, int err) {
+    throw std::system_error(err, std::generic_category(), what);
+}
+
+IoResult read_some(int fd, std::span<char> into) {
+    ssize_t n = retry_eintr([&] { return ::recv(fd, into.data(), into.size(), 0); });
+    return n < 0 ? IoResult{0, errno} : IoResult{n, 0};
+}
+
+IoResult write_some(int fd, std::span<const char> bytes) {
+    ssize_t n = retry_eintr([&] { return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL); });
+    return n < 0 ? IoResult{0, errno} : IoResult{n, 0};
+}
+
+IoResult write_all(int fd, std::span<const char> bytes) {
+    ssize_t total = 0;
+    while (!bytes.empty()) {
+        IoResult r = write_some(fd, bytes);
+        if (!r.ok()) return {total, r.error};
+        total += r.n;
+        bytes = bytes.subspan(static_cast<size_t>(r.n));
+    }
+    return {total, 0};
+}
+
+static sockaddr_in resolve_ipv4(const std::string& host, int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    std::string name = host == "localhost" ? "127.0.0.1" : host;
+    if (::inet_pton(AF_INET, name.c_str(), &addr.sin_addr) != 1)
+        throw std::system_error(EINVAL, std::generic_category(), "not an IPv4 address: " + host);
+    return addr;
+}
+
+static void set_int_option(int fd, int level, int name, int value, const char* what) {
+    if (::setsockopt(fd, level, name, &value, sizeof value) < 0) throw_errno(what);
+}
+
+Fd listen_tcp(const std::string& host, int port, int backlog, bool reuseport) {
+    if (port < 0 || port > 65535) throw std::system_error(EINVAL, std::generic_category(), "port out of range");
+    sockaddr_in addr = resolve_ipv4(host, port);
+    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) throw_errno("socket");
+    // Without SO_REUSEADDR a restarted server cannot bind while old connections sit in TIME_WAIT.
+    set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+    if (reuseport) set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        throw_errno("bind " + host + ":" + std::to_string(port));
+    if (::listen(fd.get(), backlog) < 0) throw_errno("listen");
+    return fd;
+}
+
+std::string local_address(int fd) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) < 0) throw_errno("getsockname");
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &addr.sin_addr, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(ntohs(addr.sin_port));
+}
+
+void set_nonblocking(int fd) {
+    int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw_errno("fcntl O_NONBLOCK");
+}
+
+void set_nodelay(int fd) {
+    // A response is written in one piece; Nagle would only hold back the tail of a pipelined batch.
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void set_io_timeout(int fd, int milliseconds) {
+    timeval tv{milliseconds / 1000, (milliseconds % 1000) * 1000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+AcceptError grade_accept_error(int err) {
+    switch (err) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+        return AcceptError::WouldBlock;
+    case EINTR:
+    case ECONNABORTED:  // the client reset before we took it off the queue
+    case EPROTO:
+    case EPERM:         // a firewall rule refused this one client
+        return AcceptError::Retry;
+    case EMFILE:        // this process is at RLIMIT_NOFILE
+    case ENFILE:        // the whole system is out of file structures
+    case ENOBUFS:
+    case ENOMEM:
+        return AcceptError::OutOfFds;
+    default:
+        return AcceptError::Fatal;
+    }
+}
+
+Fd accept_client(int listen_fd, int& err, bool nonblocking) {
+    int flags = SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
+    int fd = ::accept4(listen_fd, nullptr, nullptr, flags);
+    err = fd < 0 ? errno : 0;
+    return Fd(fd);
+}
+
+void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
+
+long raise_fd_limit() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) < 0) return -1;
+    if (lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &lim);
+        ::getrlimit(RLIMIT_NOFILE, &lim);
+    }
+    return static_cast<long>(lim.rlim_cur);
+}
+
+}  // namespace one

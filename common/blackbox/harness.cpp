@@ -1,0 +1,236 @@
+// harness: start a chapter's server, talk to it, watch it through /proc, stop it.
+#include "harness.hpp"
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <fstream>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sstream>
+#include <stdexcept>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace one::test {
+namespace {
+
+std::string g_server_binary;
+
+// A field of /proc/PID/status such as "VmRSS:	  1234 kB", as a number; -1 if absent.
+long status_field(pid_t pid, std::string_view field) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.compare(0, field.size(), field) == 0 && line[field.size()] == ':')
+            return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
+    return -1;
+}
+
+[[noreturn]] void exec_server(const ServerSpec& spec, int stdout_fd, const std::string& log_path) {
+    dup2(stdout_fd, STDOUT_FILENO);
+    int log_fd = ::open(log_path.c_str(), O_WRONLY | O_APPEND);
+    dup2(log_fd, STDERR_FILENO);
+    if (spec.fd_limit) {
+        rlimit lim{static_cast<rlim_t>(spec.fd_limit), static_cast<rlim_t>(spec.fd_limit)};
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    if (spec.address_space) {
+        rlimit lim{static_cast<rlim_t>(spec.address_space), static_cast<rlim_t>(spec.address_space)};
+        setrlimit(RLIMIT_AS, &lim);
+    }
+    std::vector<std::string> words = {g_server_binary, "--host", "127.0.0.1", "--port", "0"};
+    words.insert(words.end(), spec.args.begin(), spec.args.end());
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    std::perror("execv");
+    _exit(127);
+}
+
+// Reads the server's first line, "listening on 127.0.0.1:PORT", within 10 s; returns PORT or 0.
+int read_port(int stdout_fd) {
+    std::string text;
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (text.find('\n') == std::string::npos && std::chrono::steady_clock::now() < give_up) {
+        pollfd p{stdout_fd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0) continue;
+        char chunk[256];
+        ssize_t n = read(stdout_fd, chunk, sizeof chunk);
+        if (n <= 0) break;
+        text.append(chunk, static_cast<size_t>(n));
+    }
+    size_t colon = text.rfind(':', text.find('\n'));
+    if (text.rfind("listening on ", 0) != 0 || colon == std::string::npos) return 0;
+    return std::atoi(text.c_str() + colon + 1);
+}
+
+}  // namespace
+
+const std::string& server_binary() { return g_server_binary; }
+void set_server_binary(std::string path) { g_server_binary = std::move(path); }
+
+std::string chapter_name() {
+    size_t slash = g_server_binary.rfind('/');
+    return slash == std::string::npos ? g_server_binary : g_server_binary.substr(slash + 1);
+}
+
+ServerProcess::ServerProcess(ServerSpec spec) {
+    char log_template[] = "/tmp/one-loop-server-XXXXXX";
+    int log_fd = mkstemp(log_template);
+    if (log_fd < 0) throw std::runtime_error("mkstemp failed");
+    ::close(log_fd);
+    log_path_ = log_template;
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) < 0) throw std::runtime_error("pipe failed");
+    pid_ = fork();
+    if (pid_ == 0) exec_server(spec, out[1], log_path_);
+    ::close(out[1]);
+    port_ = read_port(out[0]);
+    ::close(out[0]);  // the servers ignore SIGPIPE, so later prints to stdout cannot hurt them
+    if (port_ == 0) throw std::runtime_error("server did not print 'listening on': " + log());
+}
+
+ServerProcess::~ServerProcess() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 200; ++i) {
+        if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+            unlink(log_path_.c_str());
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    unlink(log_path_.c_str());
+}
+
+bool ServerProcess::alive() const { return waitpid(pid_, nullptr, WNOHANG) == 0; }
+long ServerProcess::rss_kib() const { return status_field(pid_, "VmRSS"); }
+long ServerProcess::vm_kib() const { return status_field(pid_, "VmSize"); }
+long ServerProcess::threads() const { return status_field(pid_, "Threads"); }
+
+long ServerProcess::open_fds() const {
+    DIR* dir = opendir(("/proc/" + std::to_string(pid_) + "/fd").c_str());
+    if (!dir) return -1;
+    long count = 0;
+    while (dirent* entry = readdir(dir))
+        if (entry->d_name[0] != '.') ++count;
+    closedir(dir);
+    return count;
+}
+
+std::string ServerProcess::log() const {
+    std::ifstream in(log_path_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::string Reply::header(std::string_view name) const {
+    for (const auto& [key, value] : headers)
+        if (key.size() == name.size() && strncasecmp(key.data(), name.data(), name.size()) == 0) return value;
+    return "";
+}
+
+Client::Client(int port, int timeout_ms) : timeout_ms_(timeout_ms) {
+    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) fd_ = std::move(fd);
+    set_io_timeout(fd_.get(), timeout_ms);
+}
+
+bool Client::send(std::string_view bytes) { return connected() && write_all(fd(), bytes).ok(); }
+
+void Client::shutdown_write() { ::shutdown(fd(), SHUT_WR); }
+
+void Client::reset() {
+    linger reset_on_close{1, 0};  // a zero linger time makes close() send RST
+    setsockopt(fd(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
+    fd_.reset();
+}
+
+bool Client::fill() {
+    pollfd p{fd(), POLLIN, 0};
+    if (retry_eintr([&] { return poll(&p, 1, timeout_ms_); }) <= 0) return false;
+    char chunk[64 * 1024];
+    IoResult r = read_some(fd(), chunk);
+    if (!r.ok() || r.n == 0) return false;
+    pending_.append(chunk, static_cast<size_t>(r.n));
+    return true;
+}
+
+Reply Client::read_reply(bool head) {
+    Reply reply;
+    size_t head_end;
+    while ((head_end = pending_.find("\r\n\r\n")) == std::string::npos)
+        if (!fill()) {
+            FAIL_CHECK("no complete response head (timeout or closed); got: " << pending_.substr(0, 200));
+            return {};
+        }
+    std::istringstream lines(pending_.substr(0, head_end));
+    std::string line;
+    std::getline(lines, line);
+    std::istringstream status_line(line);
+    status_line >> reply.version >> reply.status;
+    while (std::getline(lines, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        size_t colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        size_t value_at = line.find_first_not_of(' ', colon + 1);
+        reply.headers.emplace_back(line.substr(0, colon), value_at == std::string::npos ? "" : line.substr(value_at));
+    }
+    pending_.erase(0, head_end + 4);
+    std::string length = reply.header("Content-Length");
+    size_t want = head ? 0 : length.empty() ? std::string::npos : std::stoul(length);
+    while (pending_.size() < want && fill()) {
+    }
+    if (want != std::string::npos && pending_.size() < want) {
+        FAIL_CHECK("body shorter than Content-Length " << want << ": got " << pending_.size());
+        return {};
+    }
+    size_t take = std::min(want, pending_.size());
+    reply.body = pending_.substr(0, take);
+    pending_.erase(0, take);
+    return reply;
+}
+
+bool Client::closed_by_server() {
+    if (!pending_.empty()) return false;
+    pollfd p{fd(), POLLIN, 0};
+    if (retry_eintr([&] { return poll(&p, 1, timeout_ms_); }) <= 0) return false;
+    char byte;
+    ssize_t n = retry_eintr([&] { return ::recv(fd(), &byte, 1, 0); });
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+std::string request(std::string_view method, std::string_view target, std::string_view extra, std::string_view body) {
+    std::string text = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n";
+    text += extra;
+    if (!body.empty()) text += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    return text + "\r\n" + std::string(body);
+}
+
+std::string get(std::string_view target, std::string_view extra) { return request("GET", target, extra); }
+
+Reply exchange(int port, std::string_view bytes, bool head) {
+    Client client(port);
+    REQUIRE(client.connected());
+    REQUIRE(client.send(bytes));
+    return client.read_reply(head);
+}
+
+}  // namespace one::test

@@ -1,0 +1,93 @@
+// harness: what black-box tests need to drive a chapter's binary from outside: start it on an
+// ephemeral port, talk HTTP to it over real sockets, look at it through /proc, and stop it.
+#pragma once
+
+#include "common/sys.hpp"
+
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
+
+namespace one::test {
+
+// The binary under test, from --server on the test's command line.
+const std::string& server_binary();
+void set_server_binary(std::string path);
+// "01-blocking", from the binary's file name.
+std::string chapter_name();
+
+struct ServerSpec {
+    std::vector<std::string> args;  // beyond --host 127.0.0.1 --port 0
+    long fd_limit = 0;              // RLIMIT_NOFILE for the server; 0 leaves it alone
+    long address_space = 0;         // RLIMIT_AS in bytes; 0 leaves it alone
+};
+
+// A server started for one test. The destructor stops it (SIGTERM, then SIGKILL) and reaps it.
+class ServerProcess {
+public:
+    explicit ServerProcess(ServerSpec spec = {});
+    ~ServerProcess();
+    ServerProcess(const ServerProcess&) = delete;
+    ServerProcess& operator=(const ServerProcess&) = delete;
+
+    int port() const { return port_; }
+    pid_t pid() const { return pid_; }
+    bool alive() const;
+    long rss_kib() const;     // VmRSS from /proc/PID/status
+    long vm_kib() const;      // VmSize: address space, stacks included whether touched or not
+    long threads() const;     // Threads from /proc/PID/status
+    long open_fds() const;    // entries in /proc/PID/fd
+    std::string log() const;  // everything it wrote to stderr so far
+
+private:
+    pid_t pid_ = -1;
+    int port_ = 0;
+    std::string log_path_;
+};
+
+// A parsed response, as a client sees it.
+struct Reply {
+    int status = 0;
+    std::string version;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    std::string header(std::string_view name) const;  // first match, any case; "" when absent
+};
+
+// One TCP connection to the server, with blocking I/O bounded by a timeout so no test can hang.
+class Client {
+public:
+    explicit Client(int port, int timeout_ms = 5000);
+    int fd() const { return fd_.get(); }
+    bool connected() const { return static_cast<bool>(fd_); }
+
+    // Sends every byte; false if the server closed or reset the connection first.
+    bool send(std::string_view bytes);
+    // Reads one response (for a HEAD request pass head=true: it has no body). Fails the test and
+    // returns status 0 on timeout, on a closed connection or on a response it cannot frame.
+    Reply read_reply(bool head = false);
+    // True if the server closes the connection (EOF or reset) within the timeout, with no bytes first.
+    bool closed_by_server();
+    // Shuts down the sending side, as a client does after its last request (half-close).
+    void shutdown_write();
+    // Closes with a reset (RST) instead of an orderly FIN, as a crashed or impatient client does.
+    void reset();
+
+private:
+    bool fill();  // reads more into pending_; false on EOF, error or timeout
+    Fd fd_;
+    std::string pending_;
+    int timeout_ms_;
+};
+
+// A request line, a Host header and the extra header lines given ("Name: value\r\n" each).
+std::string request(std::string_view method, std::string_view target, std::string_view extra = "",
+                    std::string_view body = "");
+std::string get(std::string_view target, std::string_view extra = "");
+
+// Opens a connection, sends `bytes`, reads one reply.
+Reply exchange(int port, std::string_view bytes, bool head = false);
+
+}  // namespace one::test

@@ -1,0 +1,42 @@
+// The black-box test runner: `blackbox --server build/bin/01-blocking [--skip-file F] [doctest options]`.
+// A skip file lists the suite's tests a chapter's model cannot pass, one per line, as
+// "test case name: the reason"; each skip is printed with its reason, never silently dropped.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+int main(int argc, char** argv) {
+    std::vector<char*> rest;
+    std::string skip_file;
+    for (int i = 0; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--server" && i + 1 < argc) one::test::set_server_binary(argv[++i]);
+        else if (arg == "--skip-file" && i + 1 < argc) skip_file = argv[++i];
+        else rest.push_back(argv[i]);
+    }
+    if (one::test::server_binary().empty()) {
+        std::fprintf(stderr, "usage: %s --server PATH [--skip-file FILE] [doctest options]\n", argv[0]);
+        return 2;
+    }
+    doctest::Context context;
+    context.applyCommandLine(static_cast<int>(rest.size()), rest.data());
+    std::ifstream skips(skip_file);
+    if (!skip_file.empty() && !skips) {
+        std::fprintf(stderr, "cannot read skip file %s\n", skip_file.c_str());
+        return 2;
+    }
+    for (std::string line; std::getline(skips, line);) {
+        if (line.empty() || line[0] == '#') continue;
+        std::string name = line.substr(0, line.find(':'));
+        std::printf("[%s] skipping \"%s\" -%s\n", one::test::chapter_name().c_str(), name.c_str(),
+                    line.substr(name.size() + 1).c_str());
+        context.addFilter("test-case-exclude", name.c_str());
+    }
+    return context.run();
+}

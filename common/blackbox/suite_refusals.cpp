@@ -1,0 +1,101 @@
+// The shared black-box suite, part 2: what a server must refuse, and that refusing hurts nobody else.
+#include "harness.hpp"
+
+#include <doctest/doctest.h>
+
+#include <thread>
+
+using namespace one::test;
+
+namespace {
+
+struct Refusal {
+    const char* what;
+    std::string bytes;
+    int status;
+};
+
+std::vector<Refusal> refusals() {
+    std::string ok_line = "GET / HTTP/1.1\r\nHost: t\r\n";
+    std::string many_headers;
+    for (int i = 0; i < 101; ++i) many_headers += "X-" + std::to_string(i) + ": v\r\n";
+    return {
+        {"garbage request line", "HELLO\r\n\r\n", 400},
+        {"HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400},
+        {"two Hosts", ok_line + "Host: u\r\n\r\n", 400},
+        {"Content-Length and Transfer-Encoding", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+        {"two different Content-Lengths", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400},
+        {"non-numeric Content-Length", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3x\r\n\r\nabc", 400},
+        {"overflowing Content-Length", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
+        {"invalid chunk size", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+        {"NUL in a header value", ok_line + std::string("X-A: a\0b\r\n\r\n", 12), 400},
+        {"space before the colon", "GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400},
+        {"obs-fold", ok_line + "X-A: a\r\n  folded\r\n\r\n", 400},
+        {"body over the limit", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413},
+        {"request line over 8 KiB", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n", 414},
+        {"header section over 16 KiB", ok_line + "X-Big: " + std::string(17000, 'b') + "\r\n\r\n", 431},
+        {"101 headers", ok_line + many_headers + "\r\n", 431},
+        {"unknown transfer coding", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+        {"HTTP/2.0 in an HTTP/1 request line", "GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505},
+    };
+}
+
+// Sends `bytes` on a new connection from another thread (the server may stop reading before the
+// end) and returns the one reply.
+Reply send_flood(int port, const std::string& bytes, bool& closed_after) {
+    Client client(port);
+    std::thread sender([&] { client.send(bytes); });
+    Reply reply = client.read_reply();
+    closed_after = client.closed_by_server();
+    sender.join();
+    return reply;
+}
+
+}  // namespace
+
+TEST_SUITE("refusals") {
+
+TEST_CASE("each refusal gets its status then a close and the server goes on") {
+    ServerProcess server;
+    for (const Refusal& refusal : refusals()) {
+        CAPTURE(refusal.what);
+        bool closed = false;
+        Reply reply = send_flood(server.port(), refusal.bytes, closed);
+        CHECK(reply.status == refusal.status);
+        CHECK(reply.header("Connection") == "close");
+        CHECK(closed);
+        CHECK(exchange(server.port(), get("/hello")).body == "Hello, World!");
+    }
+}
+
+TEST_CASE("a 1 MiB header flood gets 431 and memory does not grow with it") {
+    ServerProcess server;
+    std::string flood = "GET / HTTP/1.1\r\nHost: t\r\nX-Flood: " + std::string(1 << 20, 'f') + "\r\n\r\n";
+    bool closed = false;
+    CHECK(send_flood(server.port(), flood, closed).status == 431);  // warm up: threads, buffers, allocator
+    long before = server.rss_kib();
+    for (int i = 0; i < 3; ++i) CHECK(send_flood(server.port(), flood, closed).status == 431);
+    long grown = server.rss_kib() - before;
+    CAPTURE(grown);
+    CHECK(grown < 1024);  // three floods of 1 MiB each; a server that buffered one would grow past this
+    CHECK(exchange(server.port(), get("/hello")).body == "Hello, World!");
+}
+
+TEST_CASE("a client that resets mid-request or mid-response does not hurt the server") {
+    ServerProcess server;
+    long fds_before = server.open_fds();
+    for (int i = 0; i < 20; ++i) {
+        Client client(server.port());
+        std::string batch;
+        for (int j = 0; j < 200; ++j) batch += get("/hello");
+        client.send(i % 2 ? batch : batch.substr(0, batch.size() / 2 + 7));
+        client.reset();
+    }
+    CHECK(exchange(server.port(), get("/hello")).body == "Hello, World!");  // and SIGPIPE did not kill it
+    CHECK(server.alive());
+    // The server may still be closing the last reset connections; give it a moment before counting.
+    for (int i = 0; i < 50 && server.open_fds() > fds_before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(server.open_fds() == fds_before);
+}
+
+}  // TEST_SUITE

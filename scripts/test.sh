@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# test.sh: every test in the course, in order: the unit tests of common/, then for each chapter
+# the shared black-box suite and the chapter's own tests, then any extra checks in scripts/checks/.
+# Prints one line per run and a total "tests: N passed, N failed" counted in doctest test cases.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+log_dir=$(mktemp -d /tmp/one-loop-test.XXXXXX)
+trap 'rm -rf "$log_dir"' EXIT
+
+passed=0 failed=0 failures=()
+
+# run NAME COMMAND...: runs one doctest binary, shows its summary, and its whole output on failure.
+run() {
+  local name=$1; shift
+  local log="$log_dir/${name//\//_}.log"
+  "$@" >"$log" 2>&1
+  local status=$?
+  local counts
+  counts=$(grep -a '^\[doctest\] test cases:' "$log" | tail -n1)
+  local p f
+  p=$(sed -E 's/.*\| *([0-9]+) passed.*/\1/' <<<"$counts")
+  f=$(sed -E 's/.*\| *([0-9]+) failed.*/\1/' <<<"$counts")
+  [[ $p =~ ^[0-9]+$ ]] || p=0
+  [[ $f =~ ^[0-9]+$ ]] || f=0
+  if [[ $status -ne 0 && $f -eq 0 ]]; then f=1; fi  # a crash or a script failure counts as one failure
+  grep -a '^\[.*\] skipping' "$log"
+  printf '%-40s %4d passed %4d failed\n' "$name" "$p" "$f"
+  if [[ $status -ne 0 ]]; then
+    failures+=("$name")
+    sed 's/^/    | /' "$log" | tail -n 80
+  fi
+  passed=$((passed + p)) failed=$((failed + f))
+}
+
+run "unit tests (common/)" "$BUILD/bin/unit-tests"
+for dir in chapters/[0-9][0-9]-*/; do
+  chapter=$(basename "$dir")
+  skip=()
+  [[ -f $dir/suite.skip ]] && skip=(--skip-file "$dir/suite.skip")
+  run "$chapter: shared suite" "$BUILD/bin/blackbox" --server "$BUILD/bin/$chapter" "${skip[@]}"
+  if [[ -x $BUILD/bin/test-$chapter ]]; then
+    run "$chapter: own tests" "$BUILD/bin/test-$chapter" --server "$BUILD/bin/$chapter"
+  fi
+done
+for check in scripts/checks/*.sh; do
+  [[ -x $check ]] && run "check: $(basename "$check" .sh)" env BUILD="$BUILD" "$check"
+done
+
+[[ ${#failures[@]} -gt 0 ]] && printf 'failed: %s\n' "${failures[@]}"
+echo "tests: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]

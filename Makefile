@@ -49,7 +49,7 @@ $(LIB): $(call obj,$(COMMON_SRC))
 
 # A chapter's binary: every .cpp in its folder except its tests, and the common library.
 .SECONDEXPANSION:
-$(SERVERS): $(BUILD)/bin/%: $$(call obj,$$(filter-out %/test_%,$$(wildcard chapters/%/*.cpp))) $(LIB)
+$(SERVERS): $(BUILD)/bin/%: $$(call obj,$$(filter-out $$(wildcard chapters/$$*/test_*.cpp),$$(wildcard chapters/$$*/*.cpp))) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 

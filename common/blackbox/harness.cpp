@@ -102,20 +102,24 @@ ServerProcess::ServerProcess(ServerSpec spec) {
 
 ServerProcess::~ServerProcess() {
     if (pid_ <= 0) return;
+    if (!alive()) FAIL_CHECK("the server exited during the test (wait status " << exit_status_ << "): " << log());
+    std::string text = log();
+    for (const char* report : {"AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:"})
+        if (text.find(report) != std::string::npos) FAIL_CHECK("sanitizer report in the server's log:\n" << text);
     kill(pid_, SIGTERM);
-    for (int i = 0; i < 200; ++i) {
-        if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-            unlink(log_path_.c_str());
-            return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 200 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (alive()) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
     }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
     unlink(log_path_.c_str());
 }
 
-bool ServerProcess::alive() const { return waitpid(pid_, nullptr, WNOHANG) == 0; }
+bool ServerProcess::alive() const {
+    if (!exited_ && waitpid(pid_, &exit_status_, WNOHANG) == pid_) exited_ = true;
+    return !exited_;
+}
+
 long ServerProcess::rss_kib() const { return status_field(pid_, "VmRSS"); }
 long ServerProcess::vm_kib() const { return status_field(pid_, "VmSize"); }
 long ServerProcess::threads() const { return status_field(pid_, "Threads"); }

@@ -24,7 +24,8 @@ struct ServerSpec {
     long address_space = 0;         // RLIMIT_AS in bytes; 0 leaves it alone
 };
 
-// A server started for one test. The destructor stops it (SIGTERM, then SIGKILL) and reaps it.
+// A server started for one test. The destructor fails the test if the server died on its own or a
+// sanitizer reported something in its log, then stops it (SIGTERM, then SIGKILL) and reaps it.
 class ServerProcess {
 public:
     explicit ServerProcess(ServerSpec spec = {});
@@ -43,6 +44,8 @@ public:
 
 private:
     pid_t pid_ = -1;
+    mutable bool exited_ = false;  // reaped by alive(); the status is in exit_status_
+    mutable int exit_status_ = 0;
     int port_ = 0;
     std::string log_path_;
 };

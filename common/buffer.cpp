@@ -23,6 +23,12 @@ std::span<char> Buffer::writable(size_t min) {
     return {data_.get() + write_at_, capacity_ - write_at_};
 }
 
+void Buffer::append(std::span<const char> bytes) {
+    std::span<char> room = writable(bytes.size());
+    if (!bytes.empty()) std::memcpy(room.data(), bytes.data(), bytes.size());
+    commit(bytes.size());
+}
+
 void Buffer::consume(size_t n) {
     read_at_ += std::min(n, size());
     if (read_at_ == write_at_) read_at_ = write_at_ = 0;  // empty: start again at the front

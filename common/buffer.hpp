@@ -27,6 +27,9 @@ public:
     std::span<char> writable(size_t min);
     void commit(size_t n) { write_at_ += n; }
 
+    // Copies `bytes` onto the back.
+    void append(std::span<const char> bytes);
+
     // Drops `n` bytes from the front.
     void consume(size_t n);
 

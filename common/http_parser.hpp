@@ -83,6 +83,9 @@ public:
     // a server timing out a slow client answers 408 then, and closes silently before.
     bool started() const { return phase_ != Phase::Head || line_end_ != 0 || scanned_ > start_; }
 
+    // True once the whole head (request line and header fields) has arrived; the body may not have.
+    bool head_done() const { return phase_ != Phase::Head; }
+
 private:
     enum class Phase : uint8_t { Head, FixedBody, ChunkSize, ChunkData, ChunkDataEnd, Trailers, Done, Failed };
 

@@ -17,10 +17,11 @@ run() {
   "$@" >"$log" 2>&1
   local status=$?
   local counts
-  counts=$(grep -a '^\[doctest\] test cases:' "$log" | tail -n1)
+  # doctest's "[doctest] test cases: 20 | 20 passed | 0 failed", or a script's "name: 3 passed, 0 failed"
+  counts=$(grep -aE '^\[doctest\] test cases:|^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
   local p f
-  p=$(sed -E 's/.*\| *([0-9]+) passed.*/\1/' <<<"$counts")
-  f=$(sed -E 's/.*\| *([0-9]+) failed.*/\1/' <<<"$counts")
+  p=$(sed -E 's/.*[| ]([0-9]+) passed.*/\1/' <<<"$counts")
+  f=$(sed -E 's/.*[|,] *([0-9]+) failed.*/\1/' <<<"$counts")
   [[ $p =~ ^[0-9]+$ ]] || p=0
   [[ $f =~ ^[0-9]+$ ]] || f=0
   if [[ $status -ne 0 && $f -eq 0 ]]; then f=1; fi  # a crash or a script failure counts as one failure
@@ -39,6 +40,15 @@ for dir in chapters/[0-9][0-9]-*/; do
   skip=()
   [[ -f $dir/suite.skip ]] && skip=(--skip-file "$dir/suite.skip")
   run "$chapter: shared suite" "$BUILD/bin/blackbox" --server "$BUILD/bin/$chapter" "${skip[@]}"
+  # suite.variants: one line of server options per extra run of the suite (05's --edge)
+  if [[ -f $dir/suite.variants ]]; then
+    while read -r variant; do
+      [[ -z $variant || $variant == \#* ]] && continue
+      server_args=()
+      for word in $variant; do server_args+=(--server-arg "$word"); done
+      run "$chapter $variant: shared suite" "$BUILD/bin/blackbox" --server "$BUILD/bin/$chapter" "${server_args[@]}" "${skip[@]}"
+    done <"$dir/suite.variants"
+  fi
   if [[ -x $BUILD/bin/test-$chapter ]]; then
     run "$chapter: own tests" "$BUILD/bin/test-$chapter" --server "$BUILD/bin/$chapter"
   fi

@@ -25,6 +25,7 @@ namespace one::test {
 namespace {
 
 std::string g_server_binary;
+std::vector<std::string> g_server_args;
 
 // A field of /proc/PID/status such as "VmRSS:	  1234 kB", as a number; -1 if absent.
 long status_field(pid_t pid, std::string_view field) {
@@ -48,6 +49,7 @@ long status_field(pid_t pid, std::string_view field) {
         setrlimit(RLIMIT_AS, &lim);
     }
     std::vector<std::string> words = {g_server_binary, "--host", "127.0.0.1", "--port", "0"};
+    words.insert(words.end(), g_server_args.begin(), g_server_args.end());
     words.insert(words.end(), spec.args.begin(), spec.args.end());
     std::vector<char*> argv;
     for (auto& w : words) argv.push_back(w.data());
@@ -78,6 +80,7 @@ int read_port(int stdout_fd) {
 
 const std::string& server_binary() { return g_server_binary; }
 void set_server_binary(std::string path) { g_server_binary = std::move(path); }
+void add_server_arg(std::string arg) { g_server_args.push_back(std::move(arg)); }
 
 std::string chapter_name() {
     size_t slash = g_server_binary.rfind('/');

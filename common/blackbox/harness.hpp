@@ -15,6 +15,9 @@ namespace one::test {
 // The binary under test, from --server on the test's command line.
 const std::string& server_binary();
 void set_server_binary(std::string path);
+// Options given to every server the tests start (--server-arg, repeatable): "--edge" runs the
+// whole suite against chapter 05's edge-triggered mode.
+void add_server_arg(std::string arg);
 // "01-blocking", from the binary's file name.
 std::string chapter_name();
 

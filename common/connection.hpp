@@ -1,0 +1,68 @@
+// connection: one client of a non-blocking server (chapters 03 on), and what to do when its socket
+// is readable or writable. Nothing here ever waits: a read or write that would block returns
+// EAGAIN, and the connection records what it is waiting for so the loop can ask the kernel to
+// say when that has come.
+//
+// Memory is the point of the design. An idle keep-alive connection holds only this struct: bytes
+// are read into a buffer shared by every connection on the loop, parsed there, answered into a
+// shared output buffer, and written at once. Only what is left over (half a request, a response
+// the socket would not take) is copied into the connection's own buffers, which are freed again
+// as soon as they empty.
+#pragma once
+
+#include "app.hpp"
+#include "buffer.hpp"
+#include "deadline_list.hpp"
+#include "http_parser.hpp"
+#include "poller.hpp"
+#include "sys.hpp"
+
+#include <string>
+
+namespace one {
+
+enum class Waiting : uint8_t {
+    Request,   // for bytes of a request: watch for readable
+    Writable,  // for room in the socket's send buffer: watch for writable, stop reading
+    Linger,    // after an error response: for the client to stop sending, so closing sends no reset
+    Nothing,   // done: close it
+};
+
+struct Connection {
+    Fd fd;
+    uint32_t generation = 0;        // tells this connection from an earlier one that had the same fd
+    Waiting waiting = Waiting::Request;
+    Interest watched;               // what the poller was last told, so unchanged interest costs no syscall
+    bool peer_done = false;         // the client shut its sending side (read returned 0)
+    bool close_after_write = false;  // the last response said Connection: close
+    bool linger_after_write = false;  // ...and unread bytes may follow, or it was an error
+    http::RequestParser parser;
+    Buffer in;                      // the start of a request that has not all arrived; empty between requests
+    std::string out;                // response bytes the socket has not taken yet
+    size_t out_sent = 0;            // how much of `out` has been written
+    DeadlineHook timer;             // in the idle, header or linger list of the server
+};
+
+// What every connection on one loop shares: the application, limits, and scratch space.
+struct LoopShared {
+    const App& app;
+    size_t max_body;
+    bool edge_triggered;            // read and write until EAGAIN, since the poller will not repeat itself
+    std::string read_scratch;       // every read lands here first
+    std::string out_scratch;        // responses are built here, and only what is not written is kept
+    http::Request request;          // the request being served (only one at a time on a loop)
+};
+
+// The socket is readable: read, serve every complete request, write the answers.
+void on_readable(Connection& c, LoopShared& shared);
+// The socket is writable: write what is queued; once it is all gone, go on serving.
+void on_writable(Connection& c, LoopShared& shared);
+// What the poller should watch for, given what the connection is waiting for.
+Interest interest_of(const Connection& c);
+
+// Above this much unwritten output a connection stops reading (and so stops parsing requests) until
+// the client reads: a client that sends requests but never reads responses cannot make us buffer
+// without bound; TCP flow control pushes back on it instead.
+inline constexpr size_t kOutputHighWater = 256 * 1024;
+
+}  // namespace one

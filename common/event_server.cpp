@@ -1,0 +1,177 @@
+// event_server: the loop shared by every event-driven chapter: accept, dispatch, deadlines.
+#include "event_server.hpp"
+
+#include "refuse.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace one {
+
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr int kReservedFds = 16;  // for the listener, the poller, logs: not for clients
+
+void add_event_options(CLI::App& cli, EventOptions& o) {
+    cli.add_option("--header-timeout", o.header_timeout_ms, "ms for a request's head to arrive once it has begun")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 3600 * 1000));
+    cli.add_option("--max-connections", o.max_connections, "clients beyond this get 503 (0: the fd limit)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 10'000'000));
+}
+
+EventServer::EventServer(Fd listener, Poller& poller, const App& app, const ServerOptions& options,
+                         const EventOptions& events)
+    : listener_(std::move(listener)),
+      poller_(poller),
+      shared_{app, options.max_body, poller.edge_triggered(), std::string(64 * 1024, '\0'), {}, {}},
+      max_body_(options.max_body),
+      idle_(std::chrono::milliseconds(options.idle_timeout_ms)),
+      header_(std::chrono::milliseconds(events.header_timeout_ms)),
+      linger_(kLingerTime) {
+    long fd_limit = raise_fd_limit();
+    long room = std::max<long>(1, fd_limit - kReservedFds);
+    max_connections_ = static_cast<size_t>(events.max_connections > 0 ? std::min<long>(events.max_connections, room) : room);
+    set_nonblocking(listener_.get());
+    poller_.watch(listener_.get(), 0, {true, false});
+    log_line("fd limit " + std::to_string(fd_limit) + ": at most " + std::to_string(max_connections_) + " connections");
+}
+
+void EventServer::run() {
+    for (;;) run_once(-1);
+}
+
+void EventServer::run_once(int longest_wait_ms) {
+    int timeout = next_timeout_ms(Clock::now());
+    if (longest_wait_ms >= 0 && (timeout < 0 || timeout > longest_wait_ms)) timeout = longest_wait_ms;
+    fired_.clear();
+    poller_.wait(fired_, timeout);
+    for (const Fired& f : fired_) dispatch(f);
+    Clock::time_point now = Clock::now();
+    expire_deadlines(now);
+    if (accept_paused_ && now >= accept_resume_at_) {
+        accept_paused_ = false;
+        poller_.watch(listener_.get(), 0, {true, false});
+    }
+}
+
+void EventServer::dispatch(const Fired& f) {
+    if (f.fd == listener_.get()) return accept_clients();
+    Connection* c = static_cast<size_t>(f.fd) < by_fd_.size() ? by_fd_[f.fd].get() : nullptr;
+    // Earlier in this batch the connection on this fd may have been closed and the fd reused by a
+    // new client: the event is about the old one. The generation tells them apart.
+    if (!c || c->generation != f.generation) {
+        ++stale_events_;
+        return;
+    }
+    if (f.readable || f.failed) on_readable(*c, shared_);
+    if (f.writable || f.failed) on_writable(*c, shared_);
+    update(*c);
+}
+
+void EventServer::accept_clients() {
+    for (;;) {
+        int err = 0;
+        Fd client = accept_client(listener_.get(), err, true);
+        if (!client) {
+            switch (grade_accept_error(err)) {
+            case AcceptError::WouldBlock: return;
+            case AcceptError::Retry: continue;
+            case AcceptError::OutOfFds:
+                out_of_fds_.failure(std::strerror(err));
+                return pause_accepting(Clock::now());
+            case AcceptError::Fatal: throw_errno("accept", err);
+            }
+        }
+        out_of_fds_.success();
+        if (count_ >= max_connections_) {
+            at_capacity_.failure(std::to_string(count_) + " open");
+            refuse_busy(std::move(client), "the server is at its connection limit");
+            continue;
+        }
+        at_capacity_.success();
+        add_connection(std::move(client));
+    }
+}
+
+// While the process is out of descriptors, the listener stays readable: watching it would wake us
+// again at once, forever. So stop watching it for a moment; the clients wait in the accept queue.
+void EventServer::pause_accepting(Clock::time_point now) {
+    poller_.forget(listener_.get());
+    accept_paused_ = true;
+    accept_resume_at_ = now + kAcceptPause;
+}
+
+void EventServer::add_connection(Fd client) {
+    int fd = client.get();
+    auto c = std::make_unique<Connection>();
+    c->generation = next_generation_++;
+    if (!poller_.watch(fd, c->generation, {true, false})) {
+        beyond_poller_.failure("fd " + std::to_string(fd));
+        refuse_busy(std::move(client), "the server cannot watch this connection");
+        return;
+    }
+    beyond_poller_.success();
+    set_nodelay(fd);
+    c->fd = std::move(client);
+    c->watched = {true, false};
+    c->parser = http::RequestParser(max_body_);
+    c->timer.fd = fd;
+    idle_.arm(c->timer, Clock::now());
+    if (by_fd_.size() <= static_cast<size_t>(fd)) by_fd_.resize(static_cast<size_t>(fd) + 1);
+    by_fd_[fd] = std::move(c);
+    ++count_;
+}
+
+void EventServer::update(Connection& c) {
+    if (c.waiting == Waiting::Nothing) return close_connection(c);
+    Interest want = interest_of(c);
+    if (!(want == c.watched)) {
+        poller_.watch(c.fd.get(), c.generation, want);
+        c.watched = want;
+    }
+    Clock::time_point now = Clock::now();
+    if (c.waiting == Waiting::Linger) {
+        if (c.timer.list != &linger_) linger_.arm(c.timer, now);
+    } else if (c.waiting == Waiting::Request && c.parser.started() && !c.parser.head_done()) {
+        if (c.timer.list != &header_) header_.arm(c.timer, now);  // from the first byte: trickling does not help
+    } else {
+        idle_.arm(c.timer, now);  // quiet between requests, mid-body, or waiting to write: since the last activity
+    }
+}
+
+void EventServer::close_connection(Connection& c) {
+    int fd = c.fd.get();
+    poller_.forget(fd);
+    DeadlineList::disarm(c.timer);
+    by_fd_[fd].reset();  // closes the descriptor
+    --count_;
+}
+
+void EventServer::expire_deadlines(Clock::time_point now) {
+    for (DeadlineList* list : {&idle_, &header_, &linger_}) {
+        while (DeadlineHook* hook = list->expired(now)) {
+            Connection& c = *by_fd_[hook->fd];
+            if (c.waiting == Waiting::Request && c.parser.started()) {  // mid-request: say why we hang up
+                std::string bytes;
+                http::append_response(http::error_response(408, "request not completed in time"), bytes);
+                write_some(c.fd.get(), bytes);
+            }
+            close_connection(c);
+        }
+    }
+}
+
+int EventServer::next_timeout_ms(Clock::time_point now) const {
+    Clock::time_point next = Clock::time_point::max();
+    for (const DeadlineList* list : {&idle_, &header_, &linger_})
+        if (list->head) next = std::min(next, list->head->deadline);
+    if (accept_paused_) next = std::min(next, accept_resume_at_);
+    if (next == Clock::time_point::max()) return -1;
+    if (next <= now) return 0;
+    // Round up: waking a little early would find nothing due and spin with zero timeouts.
+    return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(next - now).count());
+}
+
+}  // namespace one

@@ -1,0 +1,70 @@
+// event_server: one thread serving every connection, waking only when the kernel says a socket is
+// ready. This is the loop of chapters 03-05 (and each worker of 06-07); the chapters differ only
+// in the Poller they hand it.
+//
+//   for (;;) {
+//       wait for readiness, at most until the nearest deadline      (the chapter's Poller)
+//       for each ready socket: accept, or read/answer/write          (common/connection.cpp)
+//       close connections whose deadline has passed                  (idle, slow header, linger)
+//   }
+#pragma once
+
+#include "app.hpp"
+#include "connection.hpp"
+#include "deadline_list.hpp"
+#include "log.hpp"
+#include "poller.hpp"
+#include "server_options.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace one {
+
+struct EventOptions {
+    int header_timeout_ms = 10000;  // a request's head must arrive within this long of its first byte
+    int max_connections = 0;        // 0: as many as the fd limit allows, less a few for the server itself
+};
+
+// Adds --header-timeout and --max-connections to `cli`.
+void add_event_options(CLI::App& cli, EventOptions& options);
+
+class EventServer {
+public:
+    // Serves clients of `listener` (already listening; made non-blocking here) with `poller`.
+    EventServer(Fd listener, Poller& poller, const App& app, const ServerOptions& options, const EventOptions& events);
+
+    void run();                          // forever
+    void run_once(int longest_wait_ms);  // one turn of the loop: wait, dispatch, expire (tests use it)
+    size_t connections() const { return count_; }
+    size_t stale_events() const { return stale_events_; }
+
+private:
+    void dispatch(const Fired& fired);
+    void accept_clients();
+    void add_connection(Fd client);
+    void update(Connection& c);  // after I/O: tell the poller, move the timer, or close
+    void close_connection(Connection& c);
+    void expire_deadlines(Clock::time_point now);
+    int next_timeout_ms(Clock::time_point now) const;
+    void pause_accepting(Clock::time_point now);
+
+    Fd listener_;
+    Poller& poller_;
+    LoopShared shared_;
+    size_t max_body_;
+    size_t max_connections_;
+    std::vector<std::unique_ptr<Connection>> by_fd_;  // the connection on each descriptor, or null
+    size_t count_ = 0;
+    uint32_t next_generation_ = 1;  // 0 is the listener's
+    size_t stale_events_ = 0;
+    std::vector<Fired> fired_;
+    DeadlineList idle_, header_, linger_;
+    bool accept_paused_ = false;
+    Clock::time_point accept_resume_at_{};
+    BurstLog out_of_fds_{"accept: out of file descriptors; serving the connections we have, accepting again in 100 ms"};
+    BurstLog at_capacity_{"at --max-connections: answering new clients 503"};
+    BurstLog beyond_poller_{"descriptor beyond what the poller can watch: answering 503"};
+};
+
+}  // namespace one

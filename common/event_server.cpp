@@ -32,10 +32,11 @@ EventServer::EventServer(Fd listener, Poller& poller, const App& app, const Serv
       linger_(kLingerTime) {
     long fd_limit = raise_fd_limit();
     long room = std::max<long>(1, fd_limit - kReservedFds);
-    max_connections_ = static_cast<size_t>(events.max_connections > 0 ? std::min<long>(events.max_connections, room) : room);
+    max_connections_ = static_cast<size_t>(events.max_connections > 0 ? events.max_connections : room);
     set_nonblocking(listener_.get());
     poller_.watch(listener_.get(), 0, {true, false});
-    log_line("fd limit " + std::to_string(fd_limit) + ": at most " + std::to_string(max_connections_) + " connections");
+    log_line("fd limit " + std::to_string(fd_limit) + "; at most " + std::to_string(max_connections_) + " connections" +
+             (events.max_connections > room ? " (more than the fd limit allows: accept() will run out of descriptors first)" : ""));
 }
 
 void EventServer::run() {

@@ -137,6 +137,17 @@ long ServerProcess::open_fds() const {
     return count;
 }
 
+double ServerProcess::cpu_seconds() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream after(text.substr(text.rfind(')') + 2));  // the name may hold spaces; skip past it
+    std::string field;
+    long ticks = 0;
+    for (int i = 3; i <= 15 && after >> field; ++i)
+        if (i == 14 || i == 15) ticks += std::stol(field);  // utime, stime
+    return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 std::string ServerProcess::log() const {
     std::ifstream in(log_path_);
     std::stringstream text;

@@ -43,6 +43,7 @@ public:
     long vm_kib() const;      // VmSize: address space, stacks included whether touched or not
     long threads() const;     // Threads from /proc/PID/status
     long open_fds() const;    // entries in /proc/PID/fd
+    double cpu_seconds() const;  // user + system time so far, from /proc/PID/stat
     std::string log() const;  // everything it wrote to stderr so far
 
 private:

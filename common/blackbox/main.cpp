@@ -1,7 +1,8 @@
 // The black-box test runner:
 //   blackbox --server build/bin/05-epoll [--server-arg --edge]... [--skip-file F] [doctest options]
 // A skip file lists the suite's tests a chapter's model cannot pass, one per line, as
-// "test case name: the reason"; each skip is printed with its reason, never silently dropped.
+// "test case name: the reason" (or "suite NAME: the reason" for a whole test suite); each skip is
+// printed with its reason, never silently dropped.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -38,7 +39,8 @@ int main(int argc, char** argv) {
         std::string name = line.substr(0, line.find(':'));
         std::printf("[%s] skipping \"%s\" -%s\n", one::test::chapter_name().c_str(), name.c_str(),
                     line.substr(name.size() + 1).c_str());
-        context.addFilter("test-case-exclude", name.c_str());
+        if (name.rfind("suite ", 0) == 0) context.addFilter("test-suite-exclude", name.substr(6).c_str());
+        else context.addFilter("test-case-exclude", name.c_str());
     }
     return context.run();
 }

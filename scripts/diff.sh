@@ -18,5 +18,8 @@ for path in "$from"/*.cpp "$from"/*.hpp "$to"/*.cpp "$to"/*.hpp; do
   [[ $name == test_* ]] || files+=("$name")
 done
 for file in $(printf '%s\n' "${files[@]}" | sort -u); do
-  git --no-pager diff --no-index --color="$color" -- "$from/$file" "$to/$file" || true
+  a="$from/$file" b="$to/$file"
+  [[ -e $a ]] || a=/dev/null  # new in TO: shown whole
+  [[ -e $b ]] || b=/dev/null  # gone in TO
+  git --no-pager diff --no-index --color="$color" -- "$a" "$b" || true
 done

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Lab 05: epoll, and the course's signature experiment.
+#
+# Part 1, the idle crowd: 50 busy connections ask for /hello back to back while a crowd of idle
+# connections sits beside them: 0, 1,000, 5,000, 10,000 and as many as the fd limit allows.
+# Chapters 02 (threads), 03 (select), 04 (poll) and 05 (epoll) in turn. select() stops at its wall
+# (its line ends near 1,000 held); poll() pays for the whole crowd on every wait; epoll should not
+# notice it. One figure: requests/s, p99, server CPU per request and syscalls per request.
+# Part 2, peers: /hello at 100 connections for 05 (level- and edge-triggered), nginx with one
+# worker, and Node.js when installed.
+# Part 3, memory per idle connection at 10,000 and at the fd limit, for 05 and nginx.
+source "$(dirname "$0")/../../scripts/lab.sh"
+lab_begin 05-epoll epoll "$@"
+
+fd_limit=$(ulimit -n)
+most=$((fd_limit - 200))  # the server and loadgen each need the crowd, the busy clients and a few more
+case $LAB_MODE in
+  quick) crowds=(0 1000) memory=(1000) busy=10 ;;
+  tour) crowds=(0 1000 5000 $most) memory=(10000 $most) busy=50 ;;
+  full) crowds=(0 1000 5000 10000 $most) memory=(10000 $most) busy=50 ;;
+esac
+sources=--source-ips=127.0.0.1-127.0.0.8  # past the ~28k ephemeral ports of one source address
+echo "   the largest crowd is $most: the fd limit ($fd_limit) less room for the busy clients"
+
+for server in 02-threads 03-select 04-poll 05-epoll; do
+  server_start "$server"
+  for n in "${crowds[@]}"; do
+    if [[ $server == 02-threads && $n -gt 10000 ]]; then
+      echo "   (02-threads: skipping a crowd of $n: one thread each, more than this lab asks of the machine)"
+      continue
+    fi
+    measure "$busy busy + $n idle" --series "$server" --x-held -- --connections "$busy" --idle "$n" $sources
+  done
+  server_stop
+done
+
+for peer in "05-epoll" "05-epoll --edge" "nginx 1" "node"; do
+  has_peer "${peer%% *}" || continue
+  server_start $peer
+  label="100 busy"
+  [[ $peer == *--edge* ]] && SERVER_NAME="05-epoll --edge"
+  [[ $peer == nginx* ]] && SERVER_NAME="nginx (1 worker)"
+  measure "$label" --series peers -- --connections 100
+  server_stop
+done
+
+for server in 05-epoll "nginx 1"; do
+  has_peer "${server%% *}" || continue
+  server_start $server
+  [[ $server == nginx* ]] && SERVER_NAME="nginx (1 worker)"
+  measure "memory: 0 idle" --series "$SERVER_NAME memory" -- --connections 1 --rate 100
+  for n in "${memory[@]}"; do
+    measure "memory: $n idle" --series "$SERVER_NAME memory" -- --connections 1 --rate 100 --idle "$n" $sources
+  done
+  server_stop
+done
+
+lab_report --summary "100 busy" --summary-idle "memory: ${memory[-1]} idle" \
+  --columns label,server,connections,idle,rps,p99_ms,errors,cpu_us_per_request,syscalls_per_request,threads,rss_mib,mem_per_idle_kib \
+  --plot "signature|$busy busy connections beside an idle crowd|idle connections held|rps,p99_ms,cpu_us_per_request,syscalls_per_request|requests/s,p99 latency (ms),server CPU us per request,syscalls per request" \
+  --note "the crowd's x value is what the server really held: 03-select turns away descriptors >= 1024 with 503"

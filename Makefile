@@ -5,6 +5,7 @@
 #   make tour                 build everything, run every chapter's lab, print the table, draw the plots
 #   make lab CH=02            one chapter's lab (QUICK=1 for the few-second version)
 #   make diff FROM=01 TO=02   what chapter TO changes, as a diff of the two folders' code
+#   make bench-parser         our HTTP parser against http-parser on the same requests
 #   make deps                 install (as root) or name (otherwise) every Debian package any target uses
 #   make clean
 #   SANITIZE=address,undefined or SANITIZE=thread builds into build/sanitize-*/ instead
@@ -35,7 +36,7 @@ TOOLS := $(BUILD)/bin/unit-tests $(BUILD)/bin/blackbox $(if $(wildcard common/lo
 
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all test tour lab diff deps check-deps clean
+.PHONY: all test tour lab diff deps check-deps clean bench-parser
 all: $(SERVERS) $(CHAPTER_TESTS) $(TOOLS)
 
 # Every object waits for the dependency check, so a fresh machine learns what it lacks before g++ does.
@@ -70,6 +71,10 @@ $(BUILD)/bin/loadgen: $(call obj,$(wildcard common/loadgen/*.cpp)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/bin/bench-parser: $(call obj,common/bench/bench_parser.cpp) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ -lbenchmark -lhttp_parser $(LDLIBS)
+
 check-deps:
 	@scripts/deps.sh build
 
@@ -88,8 +93,13 @@ lab: all
 diff:
 	@scripts/diff.sh $(FROM) $(TO)
 
+bench-parser:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory $(BUILD)/bin/bench-parser
+	@BUILD=$(BUILD) scripts/bench-parser.sh
+
 deps:
-	@scripts/deps.sh build tour bench book
+	@scripts/deps.sh build tour bench book fuzz
 
 clean:
 	rm -rf build

@@ -6,6 +6,7 @@
 #   make lab CH=02            one chapter's lab (QUICK=1 for the few-second version)
 #   make diff FROM=01 TO=02   what chapter TO changes, as a diff of the two folders' code
 #   make bench-parser         our HTTP parser against http-parser on the same requests
+#   make fuzz SECONDS=60      the parser's libFuzzer target, with a whole-versus-pieces check
 #   make deps                 install (as root) or name (otherwise) every Debian package any target uses
 #   make clean
 #   SANITIZE=address,undefined or SANITIZE=thread builds into build/sanitize-*/ instead
@@ -36,7 +37,7 @@ TOOLS := $(BUILD)/bin/unit-tests $(BUILD)/bin/blackbox $(if $(wildcard common/lo
 
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all test tour lab diff deps check-deps clean bench-parser
+.PHONY: all test tour lab diff deps check-deps clean bench-parser fuzz
 all: $(SERVERS) $(CHAPTER_TESTS) $(TOOLS)
 
 # Every object waits for the dependency check, so a fresh machine learns what it lacks before g++ does.
@@ -97,6 +98,9 @@ bench-parser:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory $(BUILD)/bin/bench-parser
 	@BUILD=$(BUILD) scripts/bench-parser.sh
+
+fuzz:
+	@scripts/fuzz.sh $(or $(SECONDS),60)
 
 deps:
 	@scripts/deps.sh build tour bench book fuzz

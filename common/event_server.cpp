@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace one {
 
@@ -40,7 +42,29 @@ EventServer::EventServer(Fd listener, Poller& poller, const App& app, const Serv
 }
 
 void EventServer::run() {
-    for (;;) run_once(-1);
+    while (!(stopping_ && count_ == 0)) run_once(-1);
+}
+
+int EventServer::make_waker(std::function<void()> on_wake) {
+    waker_ = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!waker_) throw_errno("eventfd");
+    on_wake_ = std::move(on_wake);
+    poller_.watch(waker_.get(), 0, {true, false});
+    return waker_.get();
+}
+
+bool EventServer::between_requests(const Connection& c) const {
+    return c.waiting == Waiting::Request && c.in.empty() && !c.parser.started();
+}
+
+void EventServer::stop_gracefully() {
+    if (stopping_) return;
+    stopping_ = true;
+    poller_.forget(listener_.get());
+    listener_.reset();  // new clients go to the other workers sharing the port, or are refused
+    accept_paused_ = false;
+    for (auto& c : by_fd_)
+        if (c && between_requests(*c)) close_connection(*c);
 }
 
 void EventServer::run_once(int longest_wait_ms) {
@@ -51,14 +75,21 @@ void EventServer::run_once(int longest_wait_ms) {
     for (const Fired& f : fired_) dispatch(f);
     Clock::time_point now = Clock::now();
     expire_deadlines(now);
-    if (accept_paused_ && now >= accept_resume_at_) {
+    if (accept_paused_ && now >= accept_resume_at_ && !stopping_) {
         accept_paused_ = false;
         poller_.watch(listener_.get(), 0, {true, false});
     }
 }
 
 void EventServer::dispatch(const Fired& f) {
-    if (f.fd == listener_.get()) return accept_clients();
+    if (f.generation == 0 && f.fd == waker_.get()) {
+        uint64_t count;
+        ssize_t ignored = ::read(waker_.get(), &count, sizeof count);  // reset the eventfd
+        (void)ignored;
+        if (on_wake_) on_wake_();
+        return;
+    }
+    if (f.generation == 0 && f.fd == listener_.get()) return accept_clients();
     Connection* c = static_cast<size_t>(f.fd) < by_fd_.size() ? by_fd_[f.fd].get() : nullptr;
     // Earlier in this batch the connection on this fd may have been closed and the fd reused by a
     // new client: the event is about the old one. The generation tells them apart.
@@ -72,12 +103,14 @@ void EventServer::dispatch(const Fired& f) {
 }
 
 void EventServer::accept_clients() {
-    for (;;) {
+    for (bool first = true;; first = false) {
         int err = 0;
         Fd client = accept_client(listener_.get(), err, true);
         if (!client) {
             switch (grade_accept_error(err)) {
-            case AcceptError::WouldBlock: return;
+            case AcceptError::WouldBlock:
+                if (first) ++counters_.empty_wakeups;  // woken for a client someone else took
+                return;
             case AcceptError::Retry: continue;
             case AcceptError::OutOfFds:
                 out_of_fds_.failure(std::strerror(err));
@@ -86,6 +119,7 @@ void EventServer::accept_clients() {
             }
         }
         out_of_fds_.success();
+        ++counters_.accepted;
         if (count_ >= max_connections_) {
             at_capacity_.failure(std::to_string(count_) + " open");
             refuse_busy(std::move(client), "the server is at its connection limit");
@@ -126,7 +160,7 @@ void EventServer::add_connection(Fd client) {
 }
 
 void EventServer::update(Connection& c) {
-    if (c.waiting == Waiting::Nothing) return close_connection(c);
+    if (c.waiting == Waiting::Nothing || (stopping_ && between_requests(c))) return close_connection(c);
     Interest want = interest_of(c);
     if (!(want == c.watched)) {
         poller_.watch(c.fd.get(), c.generation, want);

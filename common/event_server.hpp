@@ -16,6 +16,7 @@
 #include "poller.hpp"
 #include "server_options.hpp"
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -34,10 +35,26 @@ public:
     // Serves clients of `listener` (already listening; made non-blocking here) with `poller`.
     EventServer(Fd listener, Poller& poller, const App& app, const ServerOptions& options, const EventOptions& events);
 
-    void run();                          // forever
+    void run();                          // until stopped and every connection is done
     void run_once(int longest_wait_ms);  // one turn of the loop: wait, dispatch, expire (tests use it)
+    int listen_fd() const { return listener_.get(); }
     size_t connections() const { return count_; }
     size_t stale_events() const { return stale_events_; }
+
+    // A descriptor that, when written to (8 bytes, as eventfd wants), wakes the loop and runs
+    // `on_wake` on the loop's thread. write() is async-signal-safe, so a signal handler can use it.
+    int make_waker(std::function<void()> on_wake);
+
+    // Stops accepting, closes connections that are between requests, and lets the others finish
+    // the request they are in; run() returns when none is left.
+    void stop_gracefully();
+    bool stopping() const { return stopping_; }
+
+    struct Counters {
+        size_t accepted = 0;
+        size_t empty_wakeups = 0;  // the listener was reported ready, but accept() found no one (another worker took it)
+    };
+    const Counters& counters() const { return counters_; }
 
 private:
     void dispatch(const Fired& fired);
@@ -48,8 +65,13 @@ private:
     void expire_deadlines(Clock::time_point now);
     int next_timeout_ms(Clock::time_point now) const;
     void pause_accepting(Clock::time_point now);
+    bool between_requests(const Connection& c) const;
 
     Fd listener_;
+    Fd waker_;
+    std::function<void()> on_wake_;
+    bool stopping_ = false;
+    Counters counters_;
     Poller& poller_;
     LoopShared shared_;
     size_t max_body_;

@@ -16,9 +16,10 @@ int main(int argc, char** argv) {
 
     return run_server([&] {
         Fd listener = listen_tcp(options.host, options.port);
-        announce_listening(listener.get());
         App app("03-select", "One thread, non-blocking sockets, and select() to learn which are ready.");
         SelectPoller poller;
-        EventServer(std::move(listener), poller, app, options, events).run();
+        EventServer server(std::move(listener), poller, app, options, events);
+        announce_listening(server.listen_fd());  // only now: scripts may count our descriptors from here on
+        server.run();
     });
 }

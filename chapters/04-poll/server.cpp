@@ -14,9 +14,10 @@ int main(int argc, char** argv) {
 
     return run_server([&] {
         Fd listener = listen_tcp(options.host, options.port);
-        announce_listening(listener.get());
         App app("04-poll", "One thread, non-blocking sockets, and poll(): no descriptor limit, but every wait scans them all.");
         PollPoller poller;
-        EventServer(std::move(listener), poller, app, options, events).run();
+        EventServer server(std::move(listener), poller, app, options, events);
+        announce_listening(server.listen_fd());  // only now: scripts may count our descriptors from here on
+        server.run();
     });
 }

@@ -16,9 +16,10 @@ int main(int argc, char** argv) {
 
     return run_server([&] {
         Fd listener = listen_tcp(options.host, options.port);
-        announce_listening(listener.get());
         App app("05-epoll", "One thread, non-blocking sockets, and epoll: the kernel keeps the watch list and hands back only what is ready.");
         EpollPoller poller(edge);
-        EventServer(std::move(listener), poller, app, options, events).run();
+        EventServer server(std::move(listener), poller, app, options, events);
+        announce_listening(server.listen_fd());  // only now: scripts may count our descriptors from here on
+        server.run();
     });
 }

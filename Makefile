@@ -64,7 +64,8 @@ $(BUILD)/bin/test-%: $$(call obj,$$(wildcard chapters/%/test_*.cpp) $(HARNESS_SR
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/bin/unit-tests: $(call obj,$(wildcard common/tests/*.cpp)) $(LIB)
+# The unit tests also test loadgen's pieces: every loadgen object but the one with main().
+$(BUILD)/bin/unit-tests: $(call obj,$(wildcard common/tests/*.cpp) $(filter-out common/loadgen/main.cpp,$(wildcard common/loadgen/*.cpp))) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 

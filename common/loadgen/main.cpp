@@ -1,0 +1,127 @@
+// loadgen: the course's measuring instrument, an epoll HTTP/1.1 load generator.
+//
+// It starts its client threads, then watches the clock: it reads the CPU time when the measured
+// window opens and closes, prints a progress line each second of a long run, and reports.
+#include "net.hpp"
+#include "options.hpp"
+#include "report.hpp"
+#include "worker.hpp"
+
+#include <memory>
+#include <sys/resource.h>
+#include <thread>
+#include <vector>
+
+using namespace one;
+using namespace one::loadgen;
+
+namespace {
+
+constexpr int64_t kSecond = 1'000'000'000;
+constexpr int64_t kWatchStepNs = 20'000'000;  // how soon the watcher notices --requests stopped the run
+constexpr double kProgressAfterS = 3;          // shorter runs print no progress lines
+
+double cpu_seconds() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);  // every thread of this process
+    auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// The i-th of `parts` equal shares of `total`, the first ones one larger when it does not divide.
+int share_of(int total, int parts, int i) { return total / parts + (i < total % parts ? 1 : 0); }
+
+std::vector<std::unique_ptr<Worker>> make_workers(const Options& o, SharedRun& run, int idle) {
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (int t = 0; t < o.threads; ++t) {
+        Share share{t, o.threads, share_of(o.connections, o.threads, t), share_of(idle, o.threads, t),
+                    share_of(o.slow, o.threads, t)};
+        workers.push_back(std::make_unique<Worker>(o, run, share));
+    }
+    return workers;
+}
+
+void print_progress(const std::vector<std::unique_ptr<Worker>>& workers, const SharedRun& run, int64_t now,
+                    uint64_t& last_completed) {
+    uint64_t completed = 0, errors = 0;
+    for (const auto& w : workers) {
+        completed += w->progress_completed.load(std::memory_order_relaxed);
+        errors += w->progress_errors.load(std::memory_order_relaxed);
+    }
+    std::fprintf(stderr, "loadgen: %5.1f s%s  %8llu req/s  %llu errors\n", static_cast<double>(now - run.start_ns) / 1e9,
+                 now < run.window_start_ns ? " (warm-up)" : "          ",
+                 static_cast<unsigned long long>(completed - last_completed), static_cast<unsigned long long>(errors));
+    last_completed = completed;
+}
+
+// Sleeps through the run in short steps. Returns the CPU seconds used inside the measured window.
+double watch(const std::vector<std::unique_ptr<Worker>>& workers, SharedRun& run, bool progress) {
+    double cpu_at_start = -1, cpu_at_end = 0;
+    int64_t next_progress = progress ? run.start_ns + kSecond : INT64_MAX;
+    uint64_t last_completed = 0;
+    for (int64_t now = now_ns(); now < run.window_end_ns && !run.stop.load(std::memory_order_relaxed); now = now_ns()) {
+        if (cpu_at_start < 0 && now >= run.window_start_ns) cpu_at_start = cpu_seconds();
+        if (now >= next_progress) {
+            print_progress(workers, run, now, last_completed);
+            next_progress += kSecond;
+        }
+        int64_t wake = std::min({now + kWatchStepNs, run.window_end_ns, next_progress});
+        if (cpu_at_start < 0) wake = std::min(wake, run.window_start_ns);
+        std::this_thread::sleep_for(std::chrono::nanoseconds(wake - now));
+    }
+    cpu_at_end = cpu_seconds();
+    return cpu_at_start < 0 ? 0 : cpu_at_end - cpu_at_start;
+}
+
+int run_load(Options& o) {
+    ignore_sigpipe();
+    long fd_limit = raise_fd_limit();
+    FdBudget budget = plan_fds(fd_limit, o);
+    std::printf("fd limit:    %ld (soft limit raised to the hard limit)\n", fd_limit);
+    if (!budget.error.empty()) throw std::runtime_error(budget.error + "; raise the hard limit (ulimit -Hn)");
+    if (!budget.limited_by.empty()) std::fprintf(stderr, "loadgen: %s\n", budget.limited_by.c_str());
+    std::fflush(stdout);
+
+    SharedRun run;
+    auto workers = make_workers(o, run, budget.idle);
+    run.request_limit = o.requests;
+    run.start_ns = now_ns();
+    run.window_start_ns = run.start_ns + static_cast<int64_t>(o.warmup_s * 1e9);
+    run.window_end_ns = run.window_start_ns + static_cast<int64_t>(o.duration_s * 1e9);
+    std::vector<std::thread> threads;
+    for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+    double cpu = watch(workers, run, o.warmup_s + o.duration_s > kProgressAfterS);
+    for (auto& t : threads) t.join();
+
+    Stats total;
+    for (const auto& w : workers) total.merge(w->stats);
+    int64_t limit_ns = run.limit_reached_ns.load();
+    Report report{&o, &total, fd_limit, budget.idle, describe_limits(budget.limited_by, total),
+                  static_cast<double>((limit_ns ? limit_ns : run.window_end_ns) - run.window_start_ns) / 1e9, cpu};
+    if (o.requests && total.requests < o.requests)
+        std::fprintf(stderr, "loadgen: the --duration limit came before %llu requests\n", static_cast<unsigned long long>(o.requests));
+    print_summary(stdout, report);
+    if (!o.json_path.empty()) write_json(o.json_path, report);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App cli{"loadgen: an epoll HTTP/1.1 load generator for the one-loop servers (loopback only).\n"
+                 "Closed loop by default; --rate makes it open loop, timing each request from when it was due."};
+    Options options;
+    add_options(cli, options);
+    try {
+        cli.parse(argc, argv);
+        finish_options(options);
+    } catch (const CLI::ParseError& e) {
+        return cli.exit(e);
+    }
+    try {
+        return run_load(options);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "loadgen: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,151 @@
+// options: the CLI. Single-flag checks sit on the flag; the rest in finish_options().
+#include "options.hpp"
+
+#include <arpa/inet.h>
+#include <sstream>
+
+namespace one::loadgen {
+
+namespace {
+
+// Descriptors kept back from the budget: stdio, one epoll per thread, the JSON file, slack.
+constexpr int kReservedFds = 16;
+
+bool is_loopback(uint32_t address) { return (address >> 24) == 127; }
+
+void add_load_shape(CLI::App& cli, Options& o) {
+    cli.add_option("-c,--connections", o.connections, "busy connections, each sending requests back to back")
+        ->capture_default_str()->check(CLI::Range(0, 1000000));
+    cli.add_option("--pipeline", o.pipeline, "requests in flight per busy connection")
+        ->capture_default_str()->check(CLI::Range(1, 1024));
+    cli.add_option("-R,--rate", o.rate, "open loop: requests/s over all busy connections (0: closed loop)")
+        ->capture_default_str()->check(CLI::Range(0.0, 1e8));
+    cli.add_option("--idle", o.idle, "connections that ask once, then stay open and silent")
+        ->capture_default_str()->check(CLI::Range(0, 1000000));
+    cli.add_option("--slow", o.slow, "clients that send each request one byte at a time")
+        ->capture_default_str()->check(CLI::Range(0, 100000));
+    cli.add_option("--slow-interval", o.slow_interval_ms, "ms between two bytes of a slow client")
+        ->capture_default_str()->check(CLI::Range(1, 60000));
+    cli.add_option("-t,--threads", o.threads, "client threads, each with its own epoll loop")
+        ->capture_default_str()->check(CLI::Range(1, 256));
+}
+
+void add_timing(CLI::App& cli, Options& o) {
+    cli.add_option("-d,--duration", o.duration_s, "seconds measured (the run's time limit with --requests)")
+        ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
+    cli.add_option("--warmup", o.warmup_s, "seconds before the measured window; their requests are not counted")
+        ->capture_default_str()->check(CLI::Range(0.0, 600.0));
+    cli.add_option("-n,--requests", o.requests, "stop after this many measured requests (0: run for --duration)")
+        ->capture_default_str();
+    cli.add_option("--timeout", o.timeout_ms, "ms a connect or a request may take before it counts as a timeout")
+        ->capture_default_str()->check(CLI::Range(1, 3600 * 1000));
+}
+
+void add_request(CLI::App& cli, Options& o) {
+    auto* target = cli.add_option("--target", o.target, "HOST:PORT, instead of --host and --port");
+    cli.add_option("--host", o.host, "server address (loopback only)")->capture_default_str()->excludes(target);
+    cli.add_option("--port", o.port, "server port")->capture_default_str()->check(CLI::Range(1, 65535))->excludes(target);
+    cli.add_option("--path", o.path, "request target")->capture_default_str();
+    cli.add_option("--method", o.method, "request method")->capture_default_str();
+    cli.add_option("--body", o.body, "request body (sent with Content-Length), e.g. for POST /echo");
+    cli.add_option("--expect-status", o.expect_status, "the status every response must have")
+        ->capture_default_str()->check(CLI::Range(100, 599));
+    cli.add_option("--source-ips", o.source_ips_text,
+                   "bind connections round-robin to these source addresses, e.g. 127.0.0.1-127.0.0.8");
+    cli.add_option("--json", o.json_path, "write the results as JSON to this file");
+}
+
+void fail(const std::string& flag, const std::string& why) { throw CLI::ValidationError(flag, why); }
+
+void check_target(Options& o) {
+    if (!o.target.empty()) {
+        size_t colon = o.target.rfind(':');
+        if (colon == std::string::npos) fail("--target", "expected HOST:PORT, got '" + o.target + "'");
+        o.host = o.target.substr(0, colon);
+        try {
+            size_t used = 0;
+            o.port = std::stoi(o.target.substr(colon + 1), &used);
+            if (used != o.target.size() - colon - 1 || o.port < 1 || o.port > 65535) throw std::out_of_range("port");
+        } catch (const std::exception&) {
+            fail("--target", "bad port in '" + o.target + "'");
+        }
+    }
+    uint32_t address = 0;
+    if (!parse_ipv4(o.host, address)) fail("--target", "'" + o.host + "' is not an IPv4 address");
+    if (!is_loopback(address)) fail("--target", o.host + " is not a loopback address (127.0.0.0/8): loadgen only loads this machine");
+    o.host = format_ipv4(address);
+}
+
+// A request line must stay one line: no spaces, no CR or LF in the method or path.
+void check_request(const Options& o) {
+    if (o.path.empty() || o.path[0] != '/') fail("--path", "must start with '/'");
+    if (o.path.find_first_of(" \t\r\n") != std::string::npos) fail("--path", "must not contain spaces or line breaks");
+    if (o.method.empty() || o.method.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos)
+        fail("--method", "expected an upper-case method such as GET or POST");
+}
+
+}  // namespace
+
+void add_options(CLI::App& cli, Options& options) {
+    add_load_shape(cli, options);
+    add_timing(cli, options);
+    add_request(cli, options);
+}
+
+void finish_options(Options& o) {
+    check_target(o);
+    check_request(o);
+    if (!o.source_ips_text.empty()) o.source_ips = parse_source_ips(o.source_ips_text);
+    if (o.connections == 0 && o.idle == 0 && o.slow == 0) fail("--connections", "nothing to do: no busy, idle or slow connections");
+    if (o.open_loop() && o.connections == 0) fail("--rate", "an open-loop rate needs busy connections (--connections)");
+    if (o.requests > 0 && o.connections == 0) fail("--requests", "only busy connections make measured requests");
+}
+
+bool parse_ipv4(const std::string& text, uint32_t& address) {
+    in_addr addr{};
+    if (::inet_pton(AF_INET, text == "localhost" ? "127.0.0.1" : text.c_str(), &addr) != 1) return false;
+    address = ntohl(addr.s_addr);
+    return true;
+}
+
+std::string format_ipv4(uint32_t address) {
+    in_addr addr{htonl(address)};
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &addr, text, sizeof text);
+    return text;
+}
+
+std::vector<uint32_t> parse_source_ips(const std::string& text) {
+    std::vector<uint32_t> out;
+    std::stringstream items(text);
+    for (std::string item; std::getline(items, item, ',');) {
+        size_t dash = item.find('-');
+        uint32_t first = 0, last = 0;
+        if (!parse_ipv4(item.substr(0, dash), first) ||
+            !parse_ipv4(dash == std::string::npos ? item : item.substr(dash + 1), last))
+            fail("--source-ips", "'" + item + "' is not an address or a range A-B");
+        if (!is_loopback(first) || !is_loopback(last)) fail("--source-ips", "'" + item + "' is not in 127.0.0.0/8");
+        if (last < first) fail("--source-ips", "range '" + item + "' runs backwards");
+        if (out.size() + (last - first) >= 65536) fail("--source-ips", "more than 65536 addresses");
+        for (uint64_t a = first; a <= last; ++a) out.push_back(static_cast<uint32_t>(a));
+    }
+    if (out.empty()) fail("--source-ips", "no addresses in '" + text + "'");
+    return out;
+}
+
+FdBudget plan_fds(long fd_limit, const Options& o) {
+    long room = fd_limit - kReservedFds - o.threads - o.connections - o.slow;
+    FdBudget budget{o.idle, "", ""};
+    if (room < 0)
+        budget.error = "fd limit " + std::to_string(fd_limit) + " leaves room for " +
+                       std::to_string(std::max(0L, room + o.connections + o.slow)) + " busy and slow connections (asked " +
+                       std::to_string(o.connections + o.slow) + ")";
+    if (room < o.idle) {
+        budget.idle = static_cast<int>(std::max(0L, room));
+        budget.limited_by = "fd limit " + std::to_string(fd_limit) + " caps idle connections at " +
+                            std::to_string(budget.idle) + " (asked " + std::to_string(o.idle) + ")";
+    }
+    return budget;
+}
+
+}  // namespace one::loadgen

@@ -1,0 +1,132 @@
+// report: the summary and the JSON. Every JSON key is always present, so scripts never guess.
+#include "report.hpp"
+
+#include "common/sys.hpp"
+
+#include <cerrno>
+#include <fstream>
+
+namespace one::loadgen {
+
+namespace {
+
+std::string format(const char* fmt, auto... args) {
+    char text[256];
+    std::snprintf(text, sizeof text, fmt, args...);
+    return text;
+}
+
+std::string json_string(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\', out += c;
+        else if (static_cast<unsigned char>(c) < 0x20) out += format("\\u%04x", c);
+        else out += c;
+    }
+    return out + "\"";
+}
+
+std::string mode_of(const Options& o) { return o.open_loop() ? "open" : "closed"; }
+
+std::string error_list(const ErrorCounts& errors) {
+    std::string out;
+    for (size_t i = 0; i < kErrorKinds; ++i)
+        if (errors[i]) out += (out.empty() ? "" : ", ") + std::string(kErrorNames[i]) + " " + std::to_string(errors[i]);
+    return out.empty() ? "none" : out;
+}
+
+void print_crowds(std::FILE* out, const Report& r) {
+    const Options& o = *r.options;
+    const Stats& s = *r.stats;
+    if (o.idle > 0) {
+        std::fprintf(out, "idle:        %d asked, %d opened, %llu held to the end, %llu closed by the server", o.idle,
+                     r.idle_opened, static_cast<unsigned long long>(s.idle_held),
+                     static_cast<unsigned long long>(s.idle_closed_by_server));
+        if (s.idle_ready_ns > 0) std::fprintf(out, " (all settled %.2f s after start)", s.idle_ready_ns / 1e9);
+        std::fprintf(out, "\n");
+    }
+    if (o.slow > 0)
+        std::fprintf(out, "slow:        %d clients, one byte per %d ms: %llu requests completed; failures: %s\n", o.slow,
+                     o.slow_interval_ms, static_cast<unsigned long long>(s.slow_completed), error_list(s.slow_errors).c_str());
+}
+
+}  // namespace
+
+double Report::rps() const { return window_s > 0 ? static_cast<double>(stats->requests) / window_s : 0; }
+
+double Report::cpu_us_per_request() const {
+    return stats->requests ? cpu_s * 1e6 / static_cast<double>(stats->requests) : 0;
+}
+
+std::string describe_limits(const std::string& fd_cap, const Stats& s) {
+    std::string out = fd_cap;
+    auto add = [&](const std::string& sentence) { out += (out.empty() ? "" : "; ") + sentence; };
+    if (s.ports_exhausted)
+        add("ran out of ephemeral ports (" + std::to_string(s.ports_exhausted) +
+            " connects failed with EADDRNOTAVAIL): spread connections over several source addresses with "
+            "--source-ips 127.0.0.1-127.0.0.8");
+    if (s.out_of_fds)
+        add("ran out of file descriptors (" + std::to_string(s.out_of_fds) + " sockets refused with EMFILE/ENFILE)");
+    return out;
+}
+
+void print_summary(std::FILE* out, const Report& r) {
+    const Options& o = *r.options;
+    const Stats& s = *r.stats;
+    const Histogram& h = s.latency_us;
+    std::fprintf(out, "target:      %s:%d %s %s (expect %d)\n", o.host.c_str(), o.port, o.method.c_str(), o.path.c_str(), o.expect_status);
+    if (o.open_loop())
+        std::fprintf(out, "mode:        open loop at %.0f req/s over %d connections, pipeline %d, %d thread(s)\n", o.rate,
+                     o.connections, o.pipeline, o.threads);
+    else
+        std::fprintf(out, "mode:        closed loop, %d connections, pipeline %d, %d thread(s)\n", o.connections, o.pipeline, o.threads);
+    std::fprintf(out, "window:      %.2f s after %.2f s of warm-up\n", r.window_s, o.warmup_s);
+    std::fprintf(out, "requests:    %llu (%.0f req/s), %.1f MB received\n", static_cast<unsigned long long>(s.requests),
+                 r.rps(), static_cast<double>(s.bytes_received) / 1e6);
+    std::fprintf(out, "latency us:  p50 %lld  p90 %lld  p99 %lld  p99.9 %lld  max %lld  mean %.1f%s\n",
+                 static_cast<long long>(h.percentile(50)), static_cast<long long>(h.percentile(90)),
+                 static_cast<long long>(h.percentile(99)), static_cast<long long>(h.percentile(99.9)),
+                 static_cast<long long>(h.max()), h.mean(), o.open_loop() ? " (from each request's scheduled time)" : "");
+    std::fprintf(out, "errors:      %s (whole run, warm-up included); %llu reconnects\n", error_list(s.errors).c_str(),
+                 static_cast<unsigned long long>(s.reconnects));
+    print_crowds(out, r);
+    std::fprintf(out, "client CPU:  %.3f s in the window, %.2f us per request; fd limit %ld\n", r.cpu_s,
+                 r.cpu_us_per_request(), r.fd_limit);
+    if (!r.limited_by.empty()) std::fprintf(out, "limited by:  %s\n", r.limited_by.c_str());
+}
+
+std::string to_json(const Report& r) {
+    const Options& o = *r.options;
+    const Stats& s = *r.stats;
+    const Histogram& h = s.latency_us;
+    auto n = [](auto v) { return std::to_string(v); };
+    std::string j = "{\"tool\":\"loadgen\",\"target\":" + json_string(o.host + ":" + n(o.port));
+    j += ",\"path\":" + json_string(o.path) + ",\"method\":" + json_string(o.method);
+    j += ",\"mode\":\"" + mode_of(o) + "\",\"connections\":" + n(o.connections) + ",\"pipeline\":" + n(o.pipeline);
+    j += ",\"rate\":" + format("%.6g", o.rate) + ",\"threads\":" + n(o.threads);
+    j += ",\"idle_requested\":" + n(o.idle) + ",\"idle_held\":" + n(s.idle_held);
+    j += ",\"idle_closed_by_server\":" + n(s.idle_closed_by_server);
+    j += ",\"slow\":" + n(o.slow) + ",\"slow_completed\":" + n(s.slow_completed);
+    j += ",\"duration_s\":" + format("%.3f", r.window_s) + ",\"warmup_s\":" + format("%.3f", o.warmup_s);
+    j += ",\"requests\":" + n(s.requests) + ",\"rps\":" + format("%.1f", r.rps());
+    j += ",\"bytes_received\":" + n(s.bytes_received);
+    j += ",\"latency_us\":{\"p50\":" + n(h.percentile(50)) + ",\"p90\":" + n(h.percentile(90)) +
+         ",\"p99\":" + n(h.percentile(99)) + ",\"p999\":" + n(h.percentile(99.9)) + ",\"max\":" + n(h.max()) +
+         ",\"mean\":" + format("%.1f", h.mean()) + "}";
+    j += ",\"errors\":{";
+    for (size_t i = 0; i < kErrorKinds; ++i)
+        j += (i ? ",\"" : "\"") + std::string(kErrorNames[i]) + "\":" + n(s.errors[i]);
+    j += "},\"reconnects\":" + n(s.reconnects) + ",\"fd_limit\":" + n(r.fd_limit);
+    j += ",\"limited_by\":" + json_string(r.limited_by) + ",\"client_cpu_s\":" + format("%.3f", r.cpu_s);
+    j += ",\"client_cpu_us_per_request\":" + format("%.2f", r.cpu_us_per_request()) + "}\n";
+    return j;
+}
+
+void write_json(const std::string& path, const Report& report) {
+    std::ofstream file(path, std::ios::trunc);
+    file << to_json(report);
+    file.close();
+    if (!file) throw_errno("cannot write " + path, errno ? errno : EIO);
+}
+
+}  // namespace one::loadgen

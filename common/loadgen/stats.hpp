@@ -1,0 +1,49 @@
+// stats: what one client thread counted; the threads' stats are merged after the run.
+#pragma once
+
+#include "histogram.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace one::loadgen {
+
+// Every failure is one of these; the names are the JSON keys.
+enum class ErrorKind : uint8_t {
+    Refused,     // connect: ECONNREFUSED
+    Reset,       // ECONNRESET or EPIPE, or the server closed before answering a request in flight
+    Timeout,     // no connect or no response within --timeout (or the kernel's ETIMEDOUT)
+    BadStatus,   // a well-framed response with another status than --expect-status
+    BadFraming,  // not HTTP/1.x, truncated, or bytes nobody asked for
+    Other,       // anything else (EADDRNOTAVAIL, EMFILE, ...)
+};
+inline constexpr size_t kErrorKinds = 6;
+inline constexpr std::array<std::string_view, kErrorKinds> kErrorNames = {
+    "refused", "reset", "timeout", "bad_status", "bad_framing", "other"};
+
+// Sorts an errno from connect, send or recv into a kind.
+ErrorKind classify_errno(int err);
+
+using ErrorCounts = std::array<uint64_t, kErrorKinds>;
+
+struct Stats {
+    Histogram latency_us;            // measured window, good responses of busy connections
+    uint64_t requests = 0;           // measured window, good responses of busy connections
+    uint64_t bytes_received = 0;     // measured window, busy connections
+    uint64_t completed_total = 0;    // whole run, any response of a busy connection (progress line)
+    ErrorCounts errors{};            // whole run, busy and idle connections
+    ErrorCounts slow_errors{};       // whole run, slow clients, kept apart
+    uint64_t slow_completed = 0;     // whole run, good responses to slow clients
+    uint64_t reconnects = 0;         // connections opened again, after an error or a close
+    uint64_t ports_exhausted = 0;    // connects refused with EADDRNOTAVAIL: no ephemeral port left
+    uint64_t out_of_fds = 0;         // sockets refused with EMFILE or ENFILE
+    uint64_t idle_held = 0;          // at the end: idle connections answered and still open
+    uint64_t idle_closed_by_server = 0;
+    int64_t idle_ready_ns = 0;       // when the last idle connection was held, from the run's start
+
+    uint64_t error_total() const;
+    void merge(const Stats& other);
+};
+
+}  // namespace one::loadgen

@@ -1,0 +1,149 @@
+// worker: a client thread's epoll loop, the open-loop schedule and the housekeeping timers.
+#include "worker.hpp"
+
+#include "net.hpp"
+
+#include <algorithm>
+
+namespace one::loadgen {
+
+namespace {
+
+constexpr int64_t kHousekeepingNs = 20'000'000;  // timeouts and reconnects are checked every 20 ms
+constexpr int kEventBatch = 1024;                // events taken per epoll wait
+constexpr size_t kReadBufBytes = 64 * 1024;      // per thread; a read that fills it is followed by another
+constexpr int kIdleWave = 256;                   // idle connections opening at once per thread, so the
+                                                 // server's accept queue is not flooded into SYN retries
+
+std::string build_request(const Options& o) {
+    std::string r = o.method + " " + o.path + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) + "\r\n";
+    if (!o.body.empty() || o.method == "POST" || o.method == "PUT")
+        r += "Content-Type: application/octet-stream\r\nContent-Length: " + std::to_string(o.body.size()) + "\r\n";
+    return r + "\r\n" + o.body;
+}
+
+}  // namespace
+
+Worker::Worker(const Options& options, SharedRun& run, const Share& share)
+    : options_(options), run_(run), share_(share), epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      read_buf_(kReadBufBytes), events_(kEventBatch) {
+    if (!epoll_) throw_errno("epoll_create1");
+    uint32_t host = 0;
+    parse_ipv4(options.host, host);
+    server_ = ipv4_address(host, options.port);
+    std::string request = build_request(options);
+    request_len_ = request.size();
+    for (int i = 0; i < options.pipeline; ++i) batch_ += request;
+    head_request_ = options.method == "HEAD";
+
+    busy_end_ = static_cast<size_t>(share.busy);
+    slow_end_ = busy_end_ + static_cast<size_t>(share.slow);
+    next_idle_ = slow_end_;
+    connections_.resize(slow_end_ + static_cast<size_t>(share.idle));
+    for (size_t i = 0; i < connections_.size(); ++i) {
+        Connection& c = connections_[i];
+        c.role = i < busy_end_ ? Role::Busy : i < slow_end_ ? Role::Slow : Role::Idle;
+        c.depth = c.role == Role::Busy ? static_cast<uint32_t>(options.pipeline) : 1;
+        c.started = std::make_unique<int64_t[]>(c.depth);
+        c.lane = static_cast<uint32_t>(i);
+        const auto& ips = options.source_ips;  // round-robin over every connection of every thread
+        if (!ips.empty()) c.source = ips[(share.thread + i * static_cast<size_t>(share.threads)) % ips.size()];
+        c.checker.start(options.expect_status, head_request_);
+    }
+    if (options.open_loop() && share.busy > 0) {
+        // This thread's share of the rate; threads start a fraction of a slot apart so they interleave.
+        double rate = options.rate * share.busy / options.connections;
+        slot_period_ns_ = 1e9 / rate;
+        slot_phase_ = static_cast<double>(share.thread) / share.threads;
+    }
+}
+
+Worker::~Worker() = default;
+
+void Worker::run() {
+    int64_t now = now_ns();
+    for (size_t i = 0; i < slow_end_; ++i) open(connections_[i], now);
+    open_idle_wave(now);
+    next_housekeeping_ns_ = now + kHousekeepingNs;
+    next_trickle_ns_ = now + int64_t{options_.slow_interval_ms} * 1'000'000;
+    while (!run_.stop.load(std::memory_order_relaxed) && now < run_.window_end_ns) {
+        loop_turn(now);
+        now = now_ns();
+    }
+    finish();
+}
+
+// One turn: wait, handle what fired, then whatever timer came due.
+void Worker::loop_turn(int64_t now) {
+    int n = wait_events(epoll_.get(), events_.data(), kEventBatch, next_wake() - now);
+    // Each event gets its own time: the events late in a big batch really were handled later.
+    for (int i = 0; i < n; ++i) dispatch(events_[static_cast<size_t>(i)], now_ns());
+    now = now_ns();
+    if (slot_period_ns_ > 0) release_slots(now);
+    if (slow_end_ > busy_end_ && now >= next_trickle_ns_) trickle_slow(now);
+    if (now >= next_housekeeping_ns_) housekeeping(now);
+    if (idle_opening_ < kIdleWave && next_idle_ < connections_.size()) open_idle_wave(now);
+    progress_completed.store(stats.completed_total, std::memory_order_relaxed);
+    progress_errors.store(stats.error_total(), std::memory_order_relaxed);
+}
+
+void Worker::dispatch(const epoll_event& event, int64_t now) {
+    Connection& c = connections_[event.data.u64 & 0xffffffff];
+    auto generation = static_cast<uint32_t>(event.data.u64 >> 32);
+    if (c.generation != generation || !c.fd) return;  // for a socket closed earlier in this batch
+    if (c.phase == Phase::Connecting) return finish_connect(c, now);
+    if (event.events & (EPOLLIN | EPOLLERR | EPOLLHUP)) read_responses(c, now);
+    if ((event.events & EPOLLOUT) && c.generation == generation && c.phase == Phase::Active) pump(c, now);
+}
+
+// Slot j of this thread's schedule is due at start + (j + phase) * period; slot j belongs to
+// busy connection j % m, as that connection's slot j / m.
+int64_t Worker::slot_time(uint64_t slot) const {
+    return run_.start_ns + static_cast<int64_t>((static_cast<double>(slot) + slot_phase_) * slot_period_ns_);
+}
+
+void Worker::release_slots(int64_t now) {
+    while (slot_time(next_slot_) <= now) {
+        Connection& c = connections_[next_slot_ % busy_end_];
+        ++c.due;  // if the connection is busy, the request waits here with its clock running
+        ++next_slot_;
+        if (c.phase == Phase::Active) pump(c, now);
+    }
+}
+
+void Worker::housekeeping(int64_t now) {
+    next_housekeeping_ns_ = now + kHousekeepingNs;
+    for (Connection& c : connections_) {
+        if (c.deadline_ns != 0 && now >= c.deadline_ns) fail(c, ErrorKind::Timeout, now);
+        else if (c.phase == Phase::Waiting) open(c, now);
+    }
+}
+
+void Worker::trickle_slow(int64_t now) {
+    next_trickle_ns_ = std::max(next_trickle_ns_, now - 1) + int64_t{options_.slow_interval_ms} * 1'000'000;
+    for (size_t i = busy_end_; i < slow_end_; ++i)
+        if (connections_[i].phase == Phase::Active) trickle(connections_[i], now);
+}
+
+void Worker::open_idle_wave(int64_t now) {
+    while (idle_opening_ < kIdleWave && next_idle_ < connections_.size()) {
+        ++idle_opening_;  // before open(): a connect that fails at once settles, and counts down, inside it
+        open(connections_[next_idle_++], now);
+    }
+}
+
+int64_t Worker::next_wake() const {
+    int64_t wake = std::min(next_housekeeping_ns_, run_.window_end_ns);
+    if (slot_period_ns_ > 0) wake = std::min(wake, slot_time(next_slot_));
+    if (slow_end_ > busy_end_) wake = std::min(wake, next_trickle_ns_);
+    return wake;
+}
+
+void Worker::finish() {
+    for (size_t i = slow_end_; i < connections_.size(); ++i)
+        if (connections_[i].phase == Phase::Held) ++stats.idle_held;
+    progress_completed.store(stats.completed_total, std::memory_order_relaxed);
+    progress_errors.store(stats.error_total(), std::memory_order_relaxed);
+}
+
+}  // namespace one::loadgen

@@ -1,0 +1,112 @@
+// worker: one client thread. It owns its share of the connections and runs one epoll loop over
+// them until the measured window ends: events, then the open-loop schedule, then housekeeping
+// (timeouts, reconnects, slow clients' next bytes, the next wave of idle connections).
+#pragma once
+
+#include "connection.hpp"
+#include "options.hpp"
+#include "stats.hpp"
+
+#include <atomic>
+#include <netinet/in.h>
+#include <span>
+#include <sys/epoll.h>
+#include <string>
+#include <vector>
+
+namespace one::loadgen {
+
+// What all workers share: the timeline, fixed before they start, and the stop signals.
+struct SharedRun {
+    int64_t start_ns = 0;         // connections open; the warm-up begins
+    int64_t window_start_ns = 0;  // the measured window begins
+    int64_t window_end_ns = 0;    // it ends, and the run with it
+    uint64_t request_limit = 0;   // --requests: the window ends early at this many (0: no limit)
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> measured{0};        // only counted when request_limit is set
+    std::atomic<int64_t> limit_reached_ns{0};  // when the request_limit-th request finished
+
+    bool in_window(int64_t t) const { return t >= window_start_ns && t < window_end_ns; }
+};
+
+// How many connections of each role one worker gets.
+struct Share {
+    int thread = 0;  // this worker's number
+    int threads = 1;
+    int busy = 0;
+    int idle = 0;
+    int slow = 0;
+};
+
+class Worker {
+public:
+    Worker(const Options& options, SharedRun& run, const Share& share);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    void run();  // returns when the window ends or the run is stopped
+
+    Stats stats;  // read it after run() returned
+    // For the progress line, published once per loop turn (the only values read while running).
+    std::atomic<uint64_t> progress_completed{0};
+    std::atomic<uint64_t> progress_errors{0};
+
+private:
+    // worker.cpp: the loop and its timers
+    void loop_turn(int64_t now);
+    void dispatch(const epoll_event& event, int64_t now);
+    void release_slots(int64_t now);
+    int64_t slot_time(uint64_t slot) const;
+    void housekeeping(int64_t now);
+    void trickle_slow(int64_t now);
+    void open_idle_wave(int64_t now);
+    int64_t next_wake() const;
+    void finish();
+
+    // exchange.cpp: one connection's life
+    enum class Flush { Done, Blocked, Failed };
+    void open(Connection& c, int64_t now);
+    void finish_connect(Connection& c, int64_t now);
+    void watch(Connection& c, int op, uint32_t events);
+    void set_want_write(Connection& c, bool write);
+    bool pump(Connection& c, int64_t now);
+    size_t requests_to_send(const Connection& c) const;
+    void begin_write(Connection& c, size_t count, int64_t now);
+    Flush flush(Connection& c, size_t max_bytes, int64_t now);
+    void trickle(Connection& c, int64_t now);
+    void read_responses(Connection& c, int64_t now);
+    bool parse(Connection& c, std::span<const char> bytes, int64_t now);
+    bool on_response(Connection& c, Outcome outcome, int64_t now);
+    void record(Connection& c, Outcome outcome, int64_t started, int64_t now);
+    bool take_measured(int64_t now);
+    void on_eof(Connection& c, int64_t now);
+    void fail(Connection& c, ErrorKind kind, int64_t now, int err = 0);
+    void count_error(const Connection& c, ErrorKind kind, int err = 0);
+    void close(Connection& c, Phase next);
+    void reconnect(Connection& c, int64_t now);
+    void idle_settled(Connection& c, Phase next, int64_t now);
+    void idle_disturbed(Connection& c);
+
+    const Options& options_;
+    SharedRun& run_;
+    Share share_;
+    Fd epoll_;
+    sockaddr_in server_{};
+    std::string batch_;          // options_.pipeline copies of the request, back to back
+    size_t request_len_ = 0;
+    bool head_request_ = false;
+    std::vector<Connection> connections_;  // busy first, then slow, then idle; never resized
+    std::vector<char> read_buf_;           // one per thread: responses are checked, never kept
+    std::vector<epoll_event> events_;
+    size_t busy_end_ = 0, slow_end_ = 0;   // connections_[0, busy_end_) busy, then up to slow_end_ slow
+    size_t next_idle_ = 0;                 // the next idle connection to open
+    int idle_opening_ = 0;                 // idle connections connecting or awaiting their answer
+    uint64_t next_slot_ = 0;               // open loop: the next slot of this thread's schedule
+    double slot_period_ns_ = 0;            // open loop: between two of this thread's slots
+    double slot_phase_ = 0;                // open loop: offset, in slots, so threads interleave
+    int64_t next_housekeeping_ns_ = 0;
+    int64_t next_trickle_ns_ = 0;
+};
+
+}  // namespace one::loadgen

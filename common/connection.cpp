@@ -33,6 +33,7 @@ size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std:
             return bytes.size();  // after a refused request nothing that follows can be trusted
         }
         http::Response response = s.app.handle(s.request);
+        if (s.closing_all) response.keep_alive = false;  // the client reconnects, to a server that stays
         http::append_response(response, sink);
         used += r.consumed;
         c.parser.reset();

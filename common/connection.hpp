@@ -48,6 +48,7 @@ struct LoopShared {
     const App& app;
     size_t max_body;
     bool edge_triggered;            // read and write until EAGAIN, since the poller will not repeat itself
+    bool closing_all = false;       // stopping gracefully: every response says Connection: close
     std::string read_scratch;       // every read lands here first
     std::string out_scratch;        // responses are built here, and only what is not written is kept
     http::Request request;          // the request being served (only one at a time on a loop)

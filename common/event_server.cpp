@@ -27,7 +27,7 @@ EventServer::EventServer(Fd listener, Poller& poller, const App& app, const Serv
                          const EventOptions& events)
     : listener_(std::move(listener)),
       poller_(poller),
-      shared_{app, options.max_body, poller.edge_triggered(), std::string(64 * 1024, '\0'), {}, {}},
+      shared_{app, options.max_body, poller.edge_triggered(), false, std::string(64 * 1024, '\0'), {}, {}},
       max_body_(options.max_body),
       idle_(std::chrono::milliseconds(options.idle_timeout_ms)),
       header_(std::chrono::milliseconds(events.header_timeout_ms)),
@@ -57,14 +57,20 @@ bool EventServer::between_requests(const Connection& c) const {
     return c.waiting == Waiting::Request && c.in.empty() && !c.parser.started();
 }
 
+// Closing a keep-alive connection between requests races with a request the client may be sending
+// at that very moment, and that request would fail. So rather than close them, answer each
+// connection's next request with Connection: close, and close the ones that stay quiet for a second.
 void EventServer::stop_gracefully() {
     if (stopping_) return;
     stopping_ = true;
+    shared_.closing_all = true;
     poller_.forget(listener_.get());
-    listener_.reset();  // new clients go to the other workers sharing the port, or are refused
+    listener_.reset();  // new clients go to the other workers sharing the port, or wait for a new one
     accept_paused_ = false;
+    idle_.timeout = std::min<Clock::duration>(idle_.timeout, std::chrono::seconds(1));
+    Clock::time_point now = Clock::now();
     for (auto& c : by_fd_)
-        if (c && between_requests(*c)) close_connection(*c);
+        if (c && between_requests(*c)) idle_.arm(c->timer, now);
 }
 
 void EventServer::run_once(int longest_wait_ms) {
@@ -160,7 +166,7 @@ void EventServer::add_connection(Fd client) {
 }
 
 void EventServer::update(Connection& c) {
-    if (c.waiting == Waiting::Nothing || (stopping_ && between_requests(c))) return close_connection(c);
+    if (c.waiting == Waiting::Nothing) return close_connection(c);
     Interest want = interest_of(c);
     if (!(want == c.watched)) {
         poller_.watch(c.fd.get(), c.generation, want);

@@ -45,8 +45,8 @@ public:
     // `on_wake` on the loop's thread. write() is async-signal-safe, so a signal handler can use it.
     int make_waker(std::function<void()> on_wake);
 
-    // Stops accepting, closes connections that are between requests, and lets the others finish
-    // the request they are in; run() returns when none is left.
+    // Stops accepting and lets every connection finish: the next response on each says
+    // Connection: close, and connections quiet for a second are closed. run() returns when none is left.
     void stop_gracefully();
     bool stopping() const { return stopping_; }
 

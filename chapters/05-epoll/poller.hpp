@@ -21,7 +21,10 @@ namespace one {
 
 class EpollPoller final : public Poller {
 public:
-    explicit EpollPoller(bool edge) : epoll_(::epoll_create1(EPOLL_CLOEXEC)), edge_(edge) {
+    // `exclusive_fd`, if given, is watched with EPOLLEXCLUSIVE: of several processes waiting on it,
+    // the kernel wakes one rather than all (chapter 06's --shared-listener --exclusive).
+    explicit EpollPoller(bool edge, int exclusive_fd = -1)
+        : epoll_(::epoll_create1(EPOLL_CLOEXEC)), edge_(edge), exclusive_fd_(exclusive_fd) {
         if (!epoll_) throw_errno("epoll_create1");
     }
 
@@ -35,6 +38,7 @@ public:
         // The kernel hands this back with each event: the fd, and the generation that tells a
         // stale event (for a connection closed earlier in the same batch) from a fresh one.
         ev.data.u64 = (uint64_t{generation} << 32) | static_cast<uint32_t>(fd);
+        if (fd == exclusive_fd_) ev.events |= EPOLLEXCLUSIVE;
         if (::epoll_ctl(epoll_.get(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) return false;
         registered_[fd] = true;
         return true;
@@ -60,6 +64,7 @@ public:
 private:
     Fd epoll_;
     bool edge_;
+    int exclusive_fd_;
     std::vector<bool> registered_;                 // which descriptors the kernel's list holds
     std::vector<epoll_event> events_ = std::vector<epoll_event>(1024);  // one wait returns at most this many
 };

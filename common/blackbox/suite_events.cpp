@@ -73,7 +73,7 @@ TEST_CASE("beyond --max-connections a client gets 503 and a close") {
     CHECK(server.log().find("at --max-connections") != std::string::npos);
 }
 
-TEST_CASE("out of descriptors the server keeps serving, does not spin, and recovers") {
+TEST_CASE("out of descriptors the server keeps serving without spinning and recovers") {
     // 64 descriptors, and a connection limit the descriptors run out before: accept() hits EMFILE.
     ServerProcess server({{"--max-connections", "1000"}, 64});
     std::vector<std::unique_ptr<Client>> held;

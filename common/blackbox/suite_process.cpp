@@ -14,7 +14,8 @@ namespace {
 
 // Runs the server binary with `args` (stdin closed, stderr folded into stdout); returns its exit code.
 int run_binary(const std::string& args, std::string& output) {
-    std::string command = server_binary() + " " + args + " 2>&1 </dev/null";
+    // A binary that wrongly starts serving must not hang the suite: timeout ends it (exit 124).
+    std::string command = "timeout 10 " + server_binary() + " " + args + " 2>&1 </dev/null";
     std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
     std::array<char, 4096> chunk;
     while (size_t n = fread(chunk.data(), 1, chunk.size(), pipe.get())) output.append(chunk.data(), n);

@@ -15,7 +15,7 @@ constexpr size_t kReadChunk = 16 * 1024;
 void lingering_close(Fd client) {
     ::shutdown(client.get(), SHUT_WR);
     set_io_timeout(client.get(), 500);
-    char sink[16 * 1024];
+    char sink[2048];  // small: chapter 02 may run this on a 64 KiB thread stack
     auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (std::chrono::steady_clock::now() < give_up) {
         IoResult r = read_some(client.get(), sink);

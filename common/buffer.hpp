@@ -6,7 +6,8 @@
 //   0            read_at_           write_at_          capacity
 //
 // Memory is taken only when bytes arrive and can be given back with release() once the buffer is
-// empty, so a quiet keep-alive connection holds no buffer at all.
+// empty: the event-loop chapters do, so a quiet keep-alive connection there holds no buffer at all.
+// (A blocking server cannot: its thread sits in recv() with a buffer ready for the next request.)
 #pragma once
 
 #include <cstddef>

@@ -29,6 +29,7 @@ void announce_listening(int listen_fd) {
 int run_server(const std::function<void()>& body) {
     try {
         ignore_sigpipe();
+        raise_fd_limit();  // a shell's soft limit is often 1024; the hard one is what the machine allows
         body();
         return 0;
     } catch (const std::exception& e) {

@@ -105,7 +105,7 @@ ServerProcess::ServerProcess(ServerSpec spec) {
 
 ServerProcess::~ServerProcess() {
     if (pid_ <= 0) return;
-    if (!alive()) FAIL_CHECK("the server exited during the test (wait status " << exit_status_ << "): " << log());
+    if (!alive() && !exit_expected_) FAIL_CHECK("the server exited during the test (wait status " << exit_status_ << "): " << log());
     std::string text = log();
     for (const char* report : {"AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:"})
         if (text.find(report) != std::string::npos) FAIL_CHECK("sanitizer report in the server's log:\n" << text);
@@ -121,6 +121,31 @@ ServerProcess::~ServerProcess() {
 bool ServerProcess::alive() const {
     if (!exited_ && waitpid(pid_, &exit_status_, WNOHANG) == pid_) exited_ = true;
     return !exited_;
+}
+
+int ServerProcess::wait_exit(int timeout_ms) {
+    exit_expected_ = true;
+    for (int waited = 0; alive() && waited < timeout_ms; waited += 10) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return alive() ? -1 : exit_status_;
+}
+
+std::vector<pid_t> ServerProcess::children() const {
+    std::vector<pid_t> found;
+    DIR* dir = opendir("/proc");
+    while (dirent* entry = dir ? readdir(dir) : nullptr) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+        std::ifstream in(std::string("/proc/") + entry->d_name + "/stat");
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        size_t after = text.rfind(')');
+        if (after == std::string::npos) continue;
+        std::istringstream fields(text.substr(after + 2));
+        std::string state;
+        pid_t parent = 0;
+        fields >> state >> parent;
+        if (parent == pid_ && state != "Z") found.push_back(std::atoi(entry->d_name));
+    }
+    if (dir) closedir(dir);
+    return found;
 }
 
 long ServerProcess::rss_kib() const { return status_field(pid_, "VmRSS"); }

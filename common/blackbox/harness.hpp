@@ -45,11 +45,16 @@ public:
     long open_fds() const;    // entries in /proc/PID/fd
     double cpu_seconds() const;  // user + system time so far, from /proc/PID/stat
     std::string log() const;  // everything it wrote to stderr so far
+    // Waits up to `timeout_ms` for the server to exit, as a test that stopped it expects; returns
+    // its wait status, or -1 if it is still running. The destructor then does not complain.
+    int wait_exit(int timeout_ms);
+    std::vector<pid_t> children() const;  // its child processes (chapter 06's workers)
 
 private:
     pid_t pid_ = -1;
     mutable bool exited_ = false;  // reaped by alive(); the status is in exit_status_
     mutable int exit_status_ = 0;
+    bool exit_expected_ = false;
     int port_ = 0;
     std::string log_path_;
 };

@@ -69,7 +69,10 @@ HeadResult parse_target(std::string_view target, Request& out) {
         size_t scheme_end = target.find("://");
         std::string_view scheme = target.substr(0, scheme_end);
         if (scheme_end == std::string_view::npos || !(iequals(scheme, "http") || iequals(scheme, "https"))) {
-            if (target == "*" && out.method == "OPTIONS") return {};
+            if (target == "*" && out.method == "OPTIONS") {  // asks about the server, not a resource
+                out.path = target;
+                return {};
+            }
             return refuse(400, "request target is neither a path nor an absolute URL");
         }
         rest = target.substr(scheme_end + 3);

@@ -109,12 +109,15 @@ ParseResult RequestParser::scan_chunked(std::span<char> buf) {
                 if (phase_ == Phase::Trailers && buf.size() - line_start_ > kMaxHeaderBytes) return fail(431, "trailers larger than 16 KiB");
                 return {};
             }
+            // The same limits as above, on a line that arrived whole: the answer must not depend on
+            // how the bytes were cut into reads.
+            if (phase_ == Phase::ChunkSize && lf - raw_ > kMaxChunkLine) return fail(400, "chunk-size line too long");
+            if (phase_ == Phase::Trailers && lf + 1 - line_start_ > kMaxHeaderBytes) return fail(431, "trailers larger than 16 KiB");
             std::string_view line = line_at(buf, raw_, lf);
             raw_ = lf + 1;
             if (phase_ == Phase::Trailers) {
                 if (line.empty()) { phase_ = Phase::Done; return {ParseStatus::Complete}; }
                 if (has_control_byte(line) || line.find(':') == std::string_view::npos) return fail(400, "malformed trailer field");
-                if (raw_ - line_start_ > kMaxHeaderBytes) return fail(431, "trailers larger than 16 KiB");
                 continue;
             }
             if (!parse_chunk_size(line, remaining_)) return fail(400, "invalid chunk size");

@@ -105,7 +105,6 @@ private:
     uint64_t remaining_ = 0;  // bytes left in the fixed body or the current chunk
     size_t line_start_ = 0;   // chunked: where the current trailer line began
     Phase phase_ = Phase::Head;
-    bool head_reported_ = false;  // `out` was filled by an earlier call, whose buffer may be gone
     ParseResult failure_{};
 };
 

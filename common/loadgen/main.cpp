@@ -20,6 +20,7 @@ namespace {
 constexpr int64_t kSecond = 1'000'000'000;
 constexpr int64_t kWatchStepNs = 20'000'000;  // how soon the watcher notices --requests stopped the run
 constexpr double kProgressAfterS = 3;          // shorter runs print no progress lines
+constexpr int kManyConnections = 10000;        // beyond this, suggest more source addresses
 
 double cpu_seconds() {
     rusage usage{};
@@ -80,6 +81,9 @@ int run_load(Options& o) {
     std::printf("fd limit:    %ld (soft limit raised to the hard limit)\n", fd_limit);
     if (!budget.error.empty()) throw std::runtime_error(budget.error + "; raise the hard limit (ulimit -Hn)");
     if (!budget.limited_by.empty()) std::fprintf(stderr, "loadgen: %s\n", budget.limited_by.c_str());
+    if (o.source_ips.empty() && o.connections + o.slow + budget.idle > kManyConnections)
+        std::fprintf(stderr, "loadgen: hint: past ~10k connections from one source address each connect searches "
+                             "longer for a free port; --source-ips 127.0.0.1-127.0.0.8 spreads them\n");
     std::fflush(stdout);
 
     SharedRun run;

@@ -47,6 +47,12 @@ Fd start_connect(const sockaddr_in& server, uint32_t source, int& err) {
     return fd;
 }
 
+void close_abortively(Fd& fd) {
+    linger abort{1, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    fd.reset();
+}
+
 int connect_result(int fd) {
     int err = 0;
     socklen_t len = sizeof err;

@@ -21,6 +21,10 @@ sockaddr_in ipv4_address(uint32_t host_order_address, int port);
 // On failure returns an empty Fd and sets `err`; EINPROGRESS is not a failure.
 Fd start_connect(const sockaddr_in& server, uint32_t source, int& err);
 
+// Closes with an RST instead of a FIN (SO_LINGER 0), so the port is free at once rather than
+// held in TIME_WAIT for a minute.
+void close_abortively(Fd& fd);
+
 // The result of a non-blocking connect once the socket turned writable: 0 or an errno.
 int connect_result(int fd);
 

@@ -43,6 +43,8 @@ void print_crowds(std::FILE* out, const Report& r) {
                      r.idle_opened, static_cast<unsigned long long>(s.idle_held),
                      static_cast<unsigned long long>(s.idle_closed_by_server));
         if (s.idle_ready_ns > 0) std::fprintf(out, " (all settled %.2f s after start)", s.idle_ready_ns / 1e9);
+        if (s.idle_ready_ns == 0 || s.idle_ready_ns > static_cast<int64_t>(o.warmup_s * 1e9))
+            std::fprintf(out, "\n             still opening when the measured window began: a longer --warmup keeps that out");
         std::fprintf(out, "\n");
     }
     if (o.slow > 0)

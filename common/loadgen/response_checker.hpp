@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 namespace one::loadgen {
 
@@ -52,13 +53,21 @@ private:
         ChunkSize, ChunkExt, ChunkSizeLf, ChunkData, ChunkDataCr, ChunkDataLf,   // chunked
         Trailer, TrailerLine, TrailerLf, Done
     };
+
     enum class Field : uint8_t { Other, ContentLength, TransferEncoding, Connection };
 
+    // response_head.cpp
+    static bool is_token_char(char c);
+    static Field classify(std::string_view name);
+    bool take_line(std::string_view line);
+    bool take_status_line(std::string_view line);
+    bool take_header_line(std::string_view line);
     bool step_status_line(char c);
     bool step_header(char c);
     bool end_name();
-    bool end_value();
+    bool apply_value(std::string_view value);
     bool end_head();
+    // response_checker.cpp
     bool step_chunk(char c);
     Outcome finished();
     Step malformed(size_t used, const char* why);

@@ -45,21 +45,21 @@ Result check(const std::string& bytes, int expected = 200, bool head = false) {
     return check_pieces({bytes}, expected, head);
 }
 
-// Cut in two at every byte, and one byte at a time: the verdict, and where it came, must not
-// depend on how the bytes were read.
+// Cut in two at every byte, and one byte at a time: the verdict, and where a good response ends,
+// must not depend on how the bytes were read. (Whole lines take a faster path than cut ones.)
 void check_every_cut(const std::string& bytes, Outcome expected_outcome) {
-    size_t expected_used = check(bytes).used;
+    size_t expected_used = expected_outcome == Outcome::Malformed ? 0 : check(bytes).used;
     for (size_t cut = 0; cut <= bytes.size(); ++cut) {
         CAPTURE(cut);
         Result r = check_pieces({bytes.substr(0, cut), bytes.substr(cut)});
         CHECK(r.outcome == expected_outcome);
-        CHECK(r.used == expected_used);
+        if (expected_used) CHECK(r.used == expected_used);
     }
     std::vector<std::string> bytewise;
     for (char c : bytes) bytewise.emplace_back(1, c);
     Result r = check_pieces(bytewise);
     CHECK(r.outcome == expected_outcome);
-    CHECK(r.used == expected_used);
+    if (expected_used) CHECK(r.used == expected_used);
 }
 
 Outcome outcome_of(const std::string& bytes) { return check(bytes).outcome; }
@@ -160,7 +160,7 @@ TEST_SUITE("loadgen response checker") {
                                 "HTTP/1.1  200 OK\r\n", "HTTP/1.1 20 OK\r\n", "HTTP/1.1 2000 OK\r\n", "HTTP/1.1 099 Low\r\n",
                                 "HTTP/1.1 600 High\r\n", "HTTP/1.1 200 OK\rX", "HTTP/1.1 200 O\x01K\r\n", "<html>\r\n"}) {
             CAPTURE(bad);
-            CHECK(outcome_of(bad) == Outcome::Malformed);
+            check_every_cut(bad, Outcome::Malformed);
         }
         CHECK(outcome_of("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n") == Outcome::Good);  // an empty reason is fine
     }
@@ -181,7 +181,7 @@ TEST_SUITE("loadgen response checker") {
                  "HTTP/1.1 101 Switching Protocols\r\n\r\n",
              }) {
             CAPTURE(bad);
-            CHECK(outcome_of(bad) == Outcome::Malformed);
+            check_every_cut(bad, Outcome::Malformed);
         }
         CHECK(outcome_of("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello") == Outcome::Good);
     }

@@ -10,7 +10,7 @@ source "$(dirname "$0")/../../scripts/lab.sh"
 lab_begin 03-select select "$@"
 
 case $LAB_MODE in
-  quick) busy=(1 10) crowds=(0 500) ;;
+  quick) busy=(10) crowds=(0 300) ;;
   *) busy=(1 10 100) crowds=(0 500 1000 2000) ;;
 esac
 

@@ -8,7 +8,7 @@ source "$(dirname "$0")/../../scripts/lab.sh"
 lab_begin 04-poll poll "$@"
 
 case $LAB_MODE in
-  quick) crowds=(0 500 2000) ;;
+  quick) crowds=(0 300) ;;
   tour) crowds=(0 1000 5000 10000) ;;
   full) crowds=(0 1000 2500 5000 10000 15000) ;;
 esac

@@ -15,14 +15,14 @@ lab_begin 05-epoll epoll "$@"
 fd_limit=$(ulimit -n)
 most=$((fd_limit - 200))  # the server and loadgen each need the crowd, the busy clients and a few more
 case $LAB_MODE in
-  quick) crowds=(0 1000) memory=(1000) busy=10 ;;
-  tour) crowds=(0 1000 5000 $most) memory=(10000 $most) busy=50 ;;
-  full) crowds=(0 1000 5000 10000 $most) memory=(10000 $most) busy=50 ;;
+  quick) servers=(03-select 05-epoll) crowds=(0 300) memory=(300) busy=10 ;;
+  tour) servers=(02-threads 03-select 04-poll 05-epoll) crowds=(0 1000 5000 $most) memory=(10000 $most) busy=50 ;;
+  full) servers=(02-threads 03-select 04-poll 05-epoll) crowds=(0 1000 5000 10000 $most) memory=(10000 $most) busy=50 ;;
 esac
 sources=--source-ips=127.0.0.1-127.0.0.8  # past the ~28k ephemeral ports of one source address
 echo "   the largest crowd is $most: the fd limit ($fd_limit) less room for the busy clients"
 
-for server in 02-threads 03-select 04-poll 05-epoll; do
+for server in "${servers[@]}"; do
   server_start "$server"
   for n in "${crowds[@]}"; do
     if [[ $server == 02-threads && $n -gt 10000 ]]; then

@@ -1,0 +1,40 @@
+"""check_results.py FILE...: is a lab's results JSON complete and plausible? Exit 1 with the reasons if not."""
+import json
+import os
+import sys
+
+problems = []
+
+
+def expect(ok, what):
+    if not ok:
+        problems.append(what)
+
+
+for path in sys.argv[1:]:
+    name = os.path.basename(path)
+    doc = json.load(open(path))
+    for key in ("chapter", "lab", "mode", "machine", "table", "rows", "notes", "plots", "summary"):
+        expect(key in doc, f"{name}: no '{key}'")
+    expect(doc.get("rows"), f"{name}: no measurements")
+    expect(doc.get("machine", {}).get("fd_limit", 0) > 0, f"{name}: the fd limit in force is not reported")
+    for row in doc.get("rows", []):
+        label = f"{name} '{row.get('label')}' on {row.get('server_name')}"
+        lg, sv = row["loadgen"], row["server"]
+        lat = lg["latency_us"]
+        expect(lg["requests"] > 0 and lg["rps"] > 0, f"{label}: no requests completed")
+        expect(lat["p50"] > 0 and lat["p99"] >= lat["p50"] and lat["max"] >= lat["p99"], f"{label}: percentiles out of order {lat}")
+        expect(sv["cpu_s"] >= 0 and (sv["cpu_us_per_request"] is None or sv["cpu_us_per_request"] >= 0), f"{label}: CPU not sampled")
+        expect(sv["rss_kib"] > 0 and sv["threads"] >= 1, f"{label}: memory or threads not sampled")
+        expect(sv["syscall_method"] == "none" or sv["syscalls_per_request"] is not None,
+               f"{label}: syscalls counted with {sv['syscall_method']} but no total")
+    summary = doc.get("summary") or {}
+    expect(summary.get("rps", 0) > 0, f"{name}: the tour summary has no rate")
+    for plot in doc.get("plots", []):
+        expect(os.path.exists(os.path.join(os.path.dirname(path), os.path.basename(plot))), f"{name}: plot {plot} missing")
+
+if not sys.argv[1:]:
+    problems.append("no results file written")
+for p in problems:
+    print(f"check_results: {p}")
+sys.exit(1 if problems else 0)

@@ -1,0 +1,1 @@
+"""The lab harness: see __main__.py."""

@@ -1,0 +1,163 @@
+"""The lab harness behind every chapter's compare.sh (through scripts/lab.sh).
+
+  python3 scripts/lab command NAME [ARGS...]   how to start a chapter's server, nginx or node: port, then argv
+  python3 scripts/lab ready NAME PID PORT OUT  wait until it listens and answers; prints the port
+  python3 scripts/lab measure ... -- LOADGEN   load one server, sample it, append a row
+  python3 scripts/lab report ...               print the table, write results/*.json and the plots
+  python3 scripts/lab stop PID                 stop one server this lab started
+  python3 scripts/lab stop-all                 stop every server this lab started, by PID
+  python3 scripts/lab tour                     the table across all chapters, results/tour.md
+  python3 scripts/lab limits                   the limits this run is under
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a folder: import as a package
+from lab import limits, measure, report, servers, tour  # noqa: E402
+from lab.servers import LabError  # noqa: E402
+
+
+def rows_path():
+    return os.path.join(servers.state_dir(), "rows.jsonl")
+
+
+def cmd_command(a):
+    limits.raise_fd_limit()
+    port, argv = servers.command(a.name, a.args)
+    print(port)
+    print("\n".join(argv))
+
+
+def cmd_ready(a):
+    print(servers.ready(a.pid, a.port, a.out, a.name))
+
+
+def cmd_measure(a):
+    args = a.loadgen[1:] if a.loadgen[:1] == ["--"] else a.loadgen
+    fd_limit = limits.raise_fd_limit()
+    row = measure.measure(a.pid, a.port, args, a.warmup, a.duration, fd_limit,
+                          beside=a.beside.split() if a.beside else None, beside_seconds=a.beside_seconds)
+    x = row["loadgen"]["idle_held"] if a.x_held else a.x
+    row.update({"label": a.label, "server_name": a.server, "series": a.series, "x": x})
+    with open(rows_path(), "a") as f:
+        f.write(json.dumps(row) + "\n")
+    r = report.flatten(row)
+    errors = f", {r['errors']} errors" if r["errors"] else ""
+    syscalls = f", {r['syscalls_per_request']} syscalls/req" if r["syscalls_per_request"] is not None else ""
+    print(f"  {a.label:<28} {a.server:<12} {r['rps']:>9,} req/s  p99 {r['p99_ms']:.2f} ms  "
+          f"{'-' if r['cpu_us_per_request'] is None else format(r['cpu_us_per_request'], '.1f')} CPU us/req{syscalls}  {r['threads']} threads  {r['rss_mib']} MiB{errors}")
+    if r["limited_by"]:
+        print(f"    limited: {r['limited_by']}")
+
+
+def cmd_report(a):
+    rows = [json.loads(line) for line in open(rows_path())] if os.path.exists(rows_path()) else []
+    if not rows:
+        raise LabError("no measurements to report")
+    report.derive_memory_per_idle(rows)
+    flat = [report.flatten(r) for r in rows]
+    columns = a.columns.split(",")
+    print()
+    print(report.table(flat, columns))
+    notes = list(a.note)
+    for r, row in zip(flat, rows):
+        if r["limited_by"]:
+            notes.append(f"{r['label']} ({r['server']}): {r['limited_by']}")
+        if row["server"].get("syscall_note"):
+            notes.append(f"{r['label']} ({r['server']}): {row['server']['syscall_note']}")
+    methods = sorted({row["server"]["syscall_method"] for row in rows} - {"none"})
+    notes.append(f"syscalls counted with: {', '.join(methods) or 'nothing (perf and strace missing)'}; "
+                 f"memory is RSS of the server's whole process tree; CPU is user+system from /proc")
+    m = report.machine()
+    notes.append(f"machine: {m['cores']} cores, {m.get('cpu', '?')}, {m['memory_gib']} GiB, kernel {m['kernel']}, "
+                 f"fd limit {m['fd_limit']}, {m['ephemeral_ports']} ephemeral ports per source address")
+    plots = []
+    for spec in a.plot:
+        name, title, xlabel, ykey, ylabel, *flags = spec.split("|")
+        path = os.path.join(report.results_dir(), f"{a.chapter}-{name}.png")
+        made = report.plot(flat, path, title, xlabel, ykey, ylabel, logx="logx" in flags, logy="logy" in flags)
+        if made:
+            plots.append(os.path.relpath(made, servers.ROOT))
+    summary = build_summary(flat, a)
+    path = report.write_results(a.chapter, a.lab, a.mode, rows, flat, notes, plots, summary)
+    for n in notes:
+        print(f"note: {n}")
+    for p in plots:
+        print(f"plot: {p}")
+    print(f"results: {os.path.relpath(path, servers.ROOT)}")
+
+
+def build_summary(flat, a):
+    """The chapter's line in the tour's table: the row the lab names (run by this chapter's own
+    server when several servers ran under that label), plus memory per idle connection."""
+    def pick(label):
+        rows = [r for r in flat if r["label"] == label]
+        own = [r for r in rows if r["server"] == a.chapter]
+        return (own or rows or [None])[0]
+    main = pick(a.summary) if a.summary else None
+    if not main:
+        return None
+    summary = {k: main[k] for k in ("server", "rps", "p99_ms", "cpu_us_per_request", "threads", "syscalls_per_request")}
+    summary["label"] = a.summary
+    idle = pick(a.summary_idle) if a.summary_idle else None
+    summary["mem_per_idle_kib"] = idle["mem_per_idle_kib"] if idle else None
+    summary["idle_for_memory"] = idle["idle"] if idle else None
+    return summary
+
+
+def main():
+    p = argparse.ArgumentParser(prog="lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("command")
+    c.add_argument("name")
+    c.add_argument("args", nargs=argparse.REMAINDER)
+    c.set_defaults(run=cmd_command)
+    rd = sub.add_parser("ready")
+    for arg, kind in (("name", str), ("pid", int), ("port", int), ("out", str)):
+        rd.add_argument(arg, type=kind)
+    rd.set_defaults(run=cmd_ready)
+    m = sub.add_parser("measure")
+    m.add_argument("--label", required=True)
+    m.add_argument("--server", required=True, help="the server's name, for the table")
+    m.add_argument("--pid", type=int, required=True)
+    m.add_argument("--port", type=int, required=True)
+    m.add_argument("--series", help="the plot line this row belongs to (default: the server)")
+    m.add_argument("--x", type=float, help="the plot's x value for this row")
+    m.add_argument("--x-held", action="store_true", help="x is the number of idle connections the server really held")
+    m.add_argument("--beside", help="loadgen options for a client that starts first and leaves after --beside-seconds")
+    m.add_argument("--beside-seconds", type=float, default=0.0)
+    m.add_argument("--warmup", type=float, default=1.0)
+    m.add_argument("--duration", type=float, default=5.0)
+    m.add_argument("loadgen", nargs=argparse.REMAINDER, help="-- then loadgen's options")
+    m.set_defaults(run=cmd_measure)
+    r = sub.add_parser("report")
+    r.add_argument("--chapter", required=True)
+    r.add_argument("--lab", required=True)
+    r.add_argument("--mode", default="full")
+    r.add_argument("--columns", default="label,server,connections,idle,rps,p50_ms,p99_ms,errors,cpu_us_per_request,"
+                                        "syscalls_per_request,threads,rss_mib")
+    r.add_argument("--plot", action="append", default=[],
+                   help="name|title|x label|y key|y label[|logx][|logy]; several y keys and labels, comma-separated, make one figure of panels")
+    r.add_argument("--note", action="append", default=[])
+    r.add_argument("--summary", help="label of the row that stands for the chapter in the tour")
+    r.add_argument("--summary-idle", help="label of the row whose memory per idle connection the tour shows")
+    r.set_defaults(run=cmd_report)
+    st = sub.add_parser("stop")
+    st.add_argument("pid", type=int)
+    st.set_defaults(run=lambda a: servers.stop(a.pid))
+    sub.add_parser("stop-all").set_defaults(run=lambda a: servers.stop_all())
+    t = sub.add_parser("tour")
+    t.add_argument("--failed", action="append", default=[], help="a chapter whose lab failed")
+    t.set_defaults(run=lambda a: tour.write(a.failed))
+    sub.add_parser("limits").set_defaults(run=lambda a: print(json.dumps(limits.describe())))
+    a = p.parse_args()
+    try:
+        a.run(a)
+    except LabError as e:
+        print(f"lab: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+main()

@@ -1,0 +1,227 @@
+"""measure: drive a server with loadgen and watch it while the load runs.
+
+The measured window is loadgen's: it warms up for --warmup seconds, then counts for --duration.
+The server is sampled over the same window: CPU and context switches from /proc at both ends,
+memory and threads every quarter second, syscalls with perf's tracepoints (or strace -c -f when
+perf is missing). Every figure is divided by the requests loadgen counted in that window."""
+import json
+import os
+import signal
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+from . import procs
+from .servers import ROOT, LabError, state_dir
+
+# Syscalls worth naming; raw_syscalls:sys_enter counts all of them.
+NAMED_SYSCALLS = ["accept4", "read", "recvfrom", "write", "sendto", "writev", "sendfile64", "close",
+                  "epoll_wait", "epoll_ctl", "select", "pselect6", "poll", "ppoll", "futex", "clone3", "mmap"]
+
+
+def loadgen_path():
+    path = os.path.join(ROOT, os.environ.get("BUILD", "build"), "bin", "loadgen")
+    if not os.access(path, os.X_OK):
+        raise LabError(f"{path} is not built: run make")
+    return path
+
+
+_perf_ok = None
+
+
+def perf_usable():
+    global _perf_ok
+    if _perf_ok is None:
+        _perf_ok = shutil.which("perf") is not None and subprocess.run(
+            ["perf", "stat", "-e", "raw_syscalls:sys_enter", "-x,", "true"], capture_output=True).returncode == 0
+    return _perf_ok
+
+
+class Syscalls:
+    """Counts the server tree's syscalls over exactly the measured window.
+
+    perf attaches before the window with its counters disabled (-D -1), and is told "enable" and
+    "disable" through a control FIFO at the window's two ends, so its start-up time is not part of
+    the window. Without perf, strace -c -f counts instead (and slows the server: said so)."""
+
+    def __init__(self, pids, threads, fd_limit):
+        self.pids, self.proc, self.method, self.note = pids, None, "none", ""
+        events = ["raw_syscalls:sys_enter", "context-switches"] + [f"syscalls:sys_enter_{s}" for s in NAMED_SYSCALLS]
+        if perf_usable():
+            # perf opens one descriptor per thread per event; thousands of threads need a short list.
+            if threads * len(events) > fd_limit // 2:
+                events = events[:2]
+            if threads * len(events) > fd_limit // 2:
+                self.note = f"syscalls not counted: perf would need {threads * len(events)} descriptors for {threads} threads"
+                return
+            self.method, self.events = "perf", events
+        elif shutil.which("strace"):
+            self.method = "strace"
+            self.note = "perf missing: syscalls counted with strace -c -f, which slows the server down a lot"
+        else:
+            self.note = "syscalls not counted: neither perf nor strace is installed"
+
+    def attach(self):
+        """Before the window: start the counter, disabled."""
+        state = state_dir()
+        self.out = os.path.join(state, f"syscalls-{time.time_ns()}.txt")
+        self.err = open(os.path.join(state, "perf.log"), "ab")
+        pid_list = ",".join(map(str, self.pids))
+        if self.method == "perf":
+            self.ctl, self.ack = os.path.join(state, "perf.ctl"), os.path.join(state, "perf.ack")
+            for fifo in (self.ctl, self.ack):
+                if not os.path.exists(fifo):
+                    os.mkfifo(fifo)
+            cmd = ["perf", "stat", "-D", "-1", "--control", f"fifo:{self.ctl},{self.ack}", "-x,", "-o", self.out,
+                   "-e", ",".join(self.events), "-p", pid_list]
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.err)
+            self.ctl_file = open(self.ctl, "w")  # blocks until perf opens its end
+            self.ack_file = open(self.ack, "r")
+
+    def _command(self, word):
+        self.ctl_file.write(word + "\n")
+        self.ctl_file.flush()
+        self.ack_file.read(5)  # "ack\n\0": perf has done it
+
+    def enable(self):
+        if self.method == "perf" and self.proc:
+            self._command("enable")
+        elif self.method == "strace":
+            self.proc = subprocess.Popen(["strace", "-c", "-f", "-o", self.out] + sum((["-p", str(p)] for p in self.pids), []),
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def disable(self):
+        if self.method == "perf" and self.proc:
+            self._command("disable")
+
+    def finish(self):
+        """Returns {"total": n, "context_switches": n or None, "named": {name: n}}, or None."""
+        if not self.proc:
+            return None
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        if self.method == "perf":
+            self.ctl_file.close()
+            self.ack_file.close()
+        text = open(self.out).read() if os.path.exists(self.out) else ""
+        if os.path.exists(self.out):
+            os.unlink(self.out)
+        counts = parse_perf(text) if self.method == "perf" else parse_strace(text)
+        if counts["total"] is None:
+            self.note = f"syscalls not counted: {self.method} reported nothing (see {state_dir()}/perf.log)"
+            return None
+        return counts
+
+
+def parse_perf(text):
+    counts = {"total": None, "context_switches": None, "named": {}}
+    for line in text.splitlines():
+        fields = line.split(",")
+        if len(fields) < 3 or not fields[0].strip().isdigit():
+            continue
+        value, event = int(fields[0]), fields[2]
+        if event == "raw_syscalls:sys_enter":
+            counts["total"] = value
+        elif event == "context-switches":
+            counts["context_switches"] = value
+        elif event.startswith("syscalls:sys_enter_") and value:
+            counts["named"][event[len("syscalls:sys_enter_"):]] = value
+    return counts
+
+
+def parse_strace(text):
+    counts = {"total": None, "context_switches": None, "named": {}}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[0].replace(".", "").isdigit():
+            counts["named"][fields[-1]] = int(fields[3])
+        elif fields and fields[-1] == "total":
+            counts["total"] = int(fields[2]) if len(fields) >= 4 else None
+    return counts
+
+
+class Sampler(threading.Thread):
+    """Peak and mean of memory, threads and descriptors, four times a second."""
+
+    def __init__(self, root):
+        super().__init__(daemon=True)
+        self.root, self.samples, self.stopping = root, [], threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            self.samples.append(procs.snapshot(self.root, with_switches=False))
+            self.stopping.wait(0.25)
+
+    def summary(self):
+        self.stopping.set()
+        self.join()
+        s = self.samples or [procs.snapshot(self.root, with_switches=False)]
+        peak = lambda key: max(x[key] for x in s)
+        return {"rss_kib": peak("rss_kib"), "rss_kib_mean": sum(x["rss_kib"] for x in s) // len(s),
+                "vm_kib": peak("vm_kib"), "threads": peak("threads"), "fds": peak("fds"), "processes": len(s[-1]["pids"])}
+
+
+def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, beside_seconds=0.0):
+    """Runs loadgen against 127.0.0.1:port and returns {"loadgen": ..., "server": ...}.
+
+    `beside`: options for another loadgen that starts just before the measured one, runs for
+    `beside_seconds` and leaves; its own numbers are not kept (chapter 01's first client)."""
+    json_path = os.path.join(state_dir(), f"loadgen-{time.time_ns()}.json")
+    cmd = [loadgen_path(), "--target", f"127.0.0.1:{port}", "--warmup", str(warmup), "--duration", str(duration),
+           "--json", json_path, *loadgen_args]
+    log = open(os.path.join(state_dir(), "loadgen.log"), "ab")
+    root_snapshot = procs.snapshot(pid, with_switches=False)
+    syscalls = Syscalls(root_snapshot["pids"], root_snapshot["threads"], fd_limit)
+    syscalls.attach()  # perf's start-up happens now, outside the window
+    other = None
+    if beside:
+        other = subprocess.Popen([loadgen_path(), "--target", f"127.0.0.1:{port}", "--warmup", "0",
+                                  "--duration", str(beside_seconds), *beside], stdout=log, stderr=log)
+        time.sleep(0.1)  # connected first: a one-client-at-a-time server takes it first
+    client = subprocess.Popen(cmd, stdout=log, stderr=log)
+    time.sleep(warmup)
+    syscalls.enable()
+    before = procs.snapshot(pid)
+    sampler = Sampler(pid)
+    sampler.start()
+    started = time.time()
+    time.sleep(max(0.0, duration - (time.time() - started)))
+    after = procs.snapshot(pid)
+    syscalls.disable()
+    window = time.time() - started
+    server = sampler.summary()
+    counted = syscalls.finish()
+    if other:
+        other.wait(timeout=beside_seconds + 60)
+    try:
+        client.wait(timeout=warmup + duration + 60)
+    except subprocess.TimeoutExpired:
+        client.kill()
+        raise LabError(f"loadgen did not stop: {' '.join(cmd)}")
+    if client.returncode != 0 or not os.path.exists(json_path):
+        raise LabError(f"loadgen failed (status {client.returncode}): {' '.join(cmd)}; see {state_dir()}/loadgen.log")
+    result = json.load(open(json_path))
+    os.unlink(json_path)
+    requests = max(result["requests"], 1)
+    server.update({
+        "window_s": round(window, 3),
+        "cpu_s": round(after["cpu_s"] - before["cpu_s"], 3),
+        # /proc counts CPU in clock ticks (10 ms): below a few ticks a per-request figure is noise.
+        "cpu_us_per_request": round((after["cpu_s"] - before["cpu_s"]) * 1e6 / requests, 2)
+        if after["cpu_s"] - before["cpu_s"] >= 5 / procs.CLOCK_TICKS else None,
+        "voluntary_switches_per_s": round((after["voluntary"] - before["voluntary"]) / window),
+        "involuntary_switches_per_s": round((after["involuntary"] - before["involuntary"]) / window),
+        "syscall_method": syscalls.method, "syscall_note": syscalls.note,
+        "syscalls_per_request": None, "syscalls_named_per_request": {},
+    })
+    if counted and counted["total"] is not None:
+        server["syscalls_per_request"] = round(counted["total"] / requests, 2)
+        server["syscalls_named_per_request"] = {k: round(v / requests, 3) for k, v in sorted(counted["named"].items())}
+    if counted and counted.get("context_switches") is not None:
+        server["context_switches_per_s"] = round(counted["context_switches"] / window)
+    return {"loadgen": result, "server": server}

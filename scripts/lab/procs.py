@@ -1,0 +1,96 @@
+"""procs: what /proc says about a server's whole process tree: memory, threads, CPU, context switches."""
+import os
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:  # the process or thread is gone: it counts as nothing
+        return ""
+
+
+def tree(root):
+    """The root PID and all its descendants (nginx's workers, chapter 06's workers)."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            stat = read(f"/proc/{name}/stat")
+            if stat:
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def status_fields(pid):
+    fields = {}
+    for line in read(f"/proc/{pid}/status").splitlines():
+        key, _, value = line.partition(":")
+        parts = value.split()
+        if parts and parts[0].isdigit():
+            fields[key] = int(parts[0])
+    return fields
+
+
+def cpu_seconds(pid):
+    """User + system CPU of the process, all its threads, living or exited."""
+    stat = read(f"/proc/{pid}/stat")
+    if not stat:
+        return 0.0
+    after = stat.rsplit(")", 1)[1].split()
+    return (int(after[11]) + int(after[12])) / CLOCK_TICKS  # utime, stime
+
+
+def context_switches(pid):
+    """Voluntary and involuntary switches summed over the living threads (status shows one thread each)."""
+    voluntary = involuntary = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0, 0
+    for tid in tids:
+        f = status_fields(f"{pid}/task/{tid}")
+        voluntary += f.get("voluntary_ctxt_switches", 0)
+        involuntary += f.get("nonvoluntary_ctxt_switches", 0)
+    return voluntary, involuntary
+
+
+def snapshot(root, with_switches=True):
+    """One look at the tree: sums over every process in it."""
+    pids = tree(root)
+    snap = {"pids": pids, "rss_kib": 0, "vm_kib": 0, "threads": 0, "cpu_s": 0.0, "fds": 0,
+            "voluntary": 0, "involuntary": 0}
+    for pid in pids:
+        f = status_fields(pid)
+        snap["rss_kib"] += f.get("VmRSS", 0)
+        snap["vm_kib"] += f.get("VmSize", 0)
+        snap["threads"] += f.get("Threads", 0)
+        snap["cpu_s"] += cpu_seconds(pid)
+        try:
+            snap["fds"] += len(os.listdir(f"/proc/{pid}/fd"))
+        except OSError:
+            pass
+        if with_switches:
+            v, i = context_switches(pid)
+            snap["voluntary"] += v
+            snap["involuntary"] += i
+    return snap
+
+
+def pss_kib(root):
+    """Proportional set size of the tree: shared pages split between the processes that share them,
+    so N workers are not charged N times for one copy of the code."""
+    total = 0
+    for pid in tree(root):
+        for line in read(f"/proc/{pid}/smaps_rollup").splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+    return total

@@ -1,0 +1,141 @@
+"""report: turn a lab's measured rows into a printed table, results/<chapter>-<lab>.json and PNG plots."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from . import limits
+from .servers import ROOT
+
+
+def flatten(row):
+    """One row's headline numbers under short names, for tables, plots and the tour."""
+    lg, sv = row["loadgen"], row["server"]
+    lat = lg["latency_us"]
+    return {
+        "label": row["label"], "server": row["server_name"], "series": row.get("series") or row["server_name"],
+        "x": row.get("x"), "connections": lg["connections"], "idle": lg["idle_held"],
+        "rps": round(lg["rps"]), "p50_ms": lat["p50"] / 1000, "p99_ms": lat["p99"] / 1000,
+        "p999_ms": lat["p999"] / 1000, "max_ms": lat["max"] / 1000,
+        "errors": sum(lg["errors"].values()), "cpu_us_per_request": sv["cpu_us_per_request"],
+        "syscalls_per_request": sv["syscalls_per_request"], "threads": sv["threads"],
+        "rss_mib": round(sv["rss_kib"] / 1024, 1), "vm_mib": round(sv["vm_kib"] / 1024, 1),
+        "switches_per_s": sv.get("context_switches_per_s",
+                                 sv["voluntary_switches_per_s"] + sv["involuntary_switches_per_s"]),
+        "mem_per_idle_kib": row.get("mem_per_idle_kib"),
+        "limited_by": lg.get("limited_by", ""),
+    }
+
+
+def derive_memory_per_idle(rows):
+    """For a row with an idle crowd, the RSS it added per connection over the same server's crowd-free row."""
+    for row in rows:
+        idle = row["loadgen"]["idle_held"]
+        if idle <= 0:
+            continue
+        base = [r for r in rows if r["server_name"] == row["server_name"] and r.get("series") == row.get("series")
+                and r["loadgen"]["idle_held"] == 0]
+        if base:
+            row["mem_per_idle_kib"] = round((row["server"]["rss_kib"] - base[0]["server"]["rss_kib"]) / idle, 2)
+
+
+COLUMNS = {  # key: (heading, format)
+    "label": ("run", "{}"), "server": ("server", "{}"), "connections": ("conns", "{}"), "idle": ("idle", "{}"),
+    "rps": ("req/s", "{:,}"), "p50_ms": ("p50 ms", "{:.2f}"), "p99_ms": ("p99 ms", "{:.2f}"),
+    "max_ms": ("max ms", "{:.1f}"), "errors": ("errors", "{}"), "cpu_us_per_request": ("CPU us/req", "{:.1f}"),
+    "syscalls_per_request": ("syscalls/req", "{:.2f}"), "threads": ("threads", "{}"), "rss_mib": ("RSS MiB", "{:.1f}"),
+    "vm_mib": ("VM MiB", "{:,.0f}"), "switches_per_s": ("ctx sw/s", "{:,}"), "mem_per_idle_kib": ("KiB/idle conn", "{:.2f}"),
+}
+
+
+def table(flat_rows, columns):
+    head = [COLUMNS[c][0] for c in columns]
+    body = [[("-" if r.get(c) is None else COLUMNS[c][1].format(r[c])) for c in columns] for r in flat_rows]
+    widths = [max(len(x) for x in col) for col in zip(head, *body)]
+    line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])
+
+
+def plot(flat_rows, path, title, xlabel, ykeys, ylabels, logx=False, logy=False):
+    """A line per series, y against x; several y keys (comma-separated) make one figure of panels.
+    Needs gnuplot; returns the PNG path or None."""
+    if not shutil.which("gnuplot"):
+        return None
+    keys, labels = ykeys.split(","), ylabels.split(",")
+    names = []
+    for r in flat_rows:
+        if r["x"] is not None and r["series"] not in names:
+            names.append(r["series"])
+    if not names:
+        return None
+    data = path + ".dat"
+    with open(data, "w") as f:  # one block per (panel, series): x y, sorted by x
+        for key in keys:
+            for name in names:
+                points = sorted((float(r["x"]), float(r[key])) for r in flat_rows
+                                if r["series"] == name and r["x"] is not None and r.get(key) is not None)
+                f.write(f'"{name}"\n' + "".join(f"{x} {y}\n" for x, y in points) + ("" if points else "nan nan\n") + "\n\n")
+    panels = len(keys)
+    rows, cols = (1, 1) if panels == 1 else ((panels + 1) // 2, 2)
+    height = 520 if panels == 1 else 380 * rows
+    script = [
+        f"set terminal {'pngcairo' if has_pngcairo() else 'png'} size {900 if panels == 1 else 1200},{height} font ',10'",
+        f"set output '{path}'", "set grid", "set key top left", f"set xlabel '{xlabel}'",
+    ]
+    if logx:
+        script.append("set logscale x")
+    if logy:
+        script.append("set logscale y")
+    if panels > 1:
+        script.append(f"set multiplot layout {rows},{cols} title '{title}'")
+    for i, (key, label) in enumerate(zip(keys, labels)):
+        script.append(f"set title '{label if panels > 1 else title}'")
+        script.append(f"set ylabel '{label}'")
+        if not logy:
+            script.append("set yrange [0:*]")
+        first = i * len(names)
+        script.append(f"plot for [j={first}:{first + len(names) - 1}] '{data}' index j using 1:2 "
+                      "with linespoints lw 2 pt 7 title columnheader(1)")
+    if panels > 1:
+        script.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=False, capture_output=True)
+    os.unlink(data)
+    return path if os.path.exists(path) else None
+
+
+_pngcairo = None
+
+
+def has_pngcairo():
+    global _pngcairo
+    if _pngcairo is None:
+        out = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True, text=True)
+        _pngcairo = "pngcairo" in (out.stdout + out.stderr)
+    return _pngcairo
+
+
+def machine():
+    info = limits.describe()
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            info["cpu"] = line.split(":", 1)[1].strip()
+            break
+    info["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    return info
+
+
+def results_dir():
+    """results/, or $LAB_RESULTS (the tests use a scratch folder so they never overwrite a real run)."""
+    path = os.environ.get("LAB_RESULTS") or os.path.join(ROOT, "results")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def write_results(chapter, lab, mode, rows, flat_rows, notes, plots, summary):
+    path = os.path.join(results_dir(), f"{chapter}-{lab}.json")
+    doc = {"chapter": chapter, "lab": lab, "mode": mode, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+           "machine": machine(), "table": flat_rows, "rows": rows, "notes": notes, "plots": plots, "summary": summary}
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+    return path

@@ -11,15 +11,25 @@ struct Framing {
     uint64_t content_length = 0;  // when not chunked; 0 means no body
 };
 
+inline constexpr int kIncomplete = -1;  // HeadResult::status when the bytes end before the blank line
+
 // The outcome of parsing a head: status 0 when it was accepted.
 struct HeadResult {
     int status = 0;
     const char* why = "";
-    bool refused() const { return status != 0; }
+    bool refused() const { return status > 0; }
+    bool incomplete() const { return status == kIncomplete; }
 };
 
-// Parses `head`, which holds the request line and header fields up to and including the blank
-// line that ends them, into `out` (views into `head`) and `framing`.
-HeadResult parse_head(std::string_view head, Request& out, Framing& framing, size_t max_body);
+// Where the parts of a parsed head end, as offsets from its first byte.
+struct HeadShape {
+    size_t line_end = 0;  // just past the request line's end of line
+    size_t head_end = 0;  // just past the blank line
+};
+
+// Parses the head at the start of `bytes` (request line, header fields, blank line) into `out`
+// (views into `bytes`) and `framing`. Bytes after the head are not looked at. If `bytes` ends
+// before the blank line the result is incomplete, or a refusal if one was already certain.
+HeadResult parse_head(std::string_view bytes, Request& out, Framing& framing, size_t max_body, HeadShape* shape = nullptr);
 
 }  // namespace one::http

@@ -21,6 +21,8 @@
 
 namespace one::http {
 
+struct Framing;  // how a body is delimited (http_head.hpp)
+
 // Limits, with the status a client gets for crossing each.
 inline constexpr size_t kMaxRequestLine = 8 * 1024;   // 414 URI Too Long
 inline constexpr size_t kMaxHeaderBytes = 16 * 1024;  // 431 Request Header Fields Too Large
@@ -90,6 +92,8 @@ private:
     enum class Phase : uint8_t { Head, FixedBody, ChunkSize, ChunkData, ChunkDataEnd, Trailers, Done, Failed };
 
     ParseResult scan_head(std::span<char> buf, Request& out);
+    bool parse_whole_head(std::span<char> buf, Request& out);
+    void head_parsed(const Framing& framing);
     ParseResult scan_chunked(std::span<char> buf);
     ParseResult finish(std::span<char> buf, Request& out);
     ParseResult fail(int status, const char* why);
@@ -108,8 +112,15 @@ private:
     ParseResult failure_{};
 };
 
-// ASCII case-insensitive comparison, as header names and some values need.
-bool iequals(std::string_view a, std::string_view b);
+// ASCII case-insensitive comparison, as header names and some values need. Inline: every request
+// compares a few header names, and a call costs more than comparing "Host".
+inline bool iequals(std::string_view a, std::string_view b) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; };
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (lower(a[i]) != lower(b[i])) return false;
+    return true;
+}
 
 // True when the comma-separated `list` holds `token` (any case): Connection: keep-alive, Upgrade.
 bool has_token(std::string_view list, std::string_view token);

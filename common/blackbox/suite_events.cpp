@@ -104,13 +104,15 @@ TEST_CASE("a client that never reads cannot make the server buffer without bound
     std::string body(64 * 1024, 'x');
     std::string one = request("POST", "/echo", "", body);
     std::thread sender([&] {
-        for (int i = 0; i < 400; ++i)  // 25 MiB of requests, each answered by 64 KiB
+        for (int i = 0; i < 1600; ++i)  // 100 MiB of requests, each answered by 64 KiB
             if (!greedy.send(one)) break;  // gives up once the server stops reading and the send times out
     });
     std::this_thread::sleep_for(1500ms);
     long grown = server.rss_kib() - before;
     CAPTURE(grown);
-    CHECK(grown < 4 * 1024);  // a few hundred KiB of queued output, not 25 MiB
+    // A bounded server holds a few hundred KiB of queued output (a few MiB more under a sanitizer,
+    // whose allocator keeps freed blocks in quarantine); an unbounded one holds the 100 MiB.
+    CHECK(grown < 16 * 1024);
     CHECK(exchange(server.port(), get("/hello")).body == "Hello, World!");
     sender.join();  // the sender gives up once a send has been stuck for 2 s
     greedy.reset();

@@ -36,7 +36,7 @@ EventServer::EventServer(Fd listener, Poller& poller, const App& app, const Serv
     long room = std::max<long>(1, fd_limit - kReservedFds);
     max_connections_ = static_cast<size_t>(events.max_connections > 0 ? events.max_connections : room);
     set_nonblocking(listener_.get());
-    poller_.watch(listener_.get(), 0, {true, false});
+    if (!poller_.watch(listener_.get(), 0, {true, false})) throw_errno("watching the listening socket");
     log_line("fd limit " + std::to_string(fd_limit) + "; at most " + std::to_string(max_connections_) + " connections" +
              (events.max_connections > room ? " (more than the fd limit allows: accept() will run out of descriptors first)" : ""));
 }

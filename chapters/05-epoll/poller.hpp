@@ -38,7 +38,8 @@ public:
         // The kernel hands this back with each event: the fd, and the generation that tells a
         // stale event (for a connection closed earlier in the same batch) from a fresh one.
         ev.data.u64 = (uint64_t{generation} << 32) | static_cast<uint32_t>(fd);
-        if (fd == exclusive_fd_) ev.events |= EPOLLEXCLUSIVE;
+        // EPOLLEXCLUSIVE takes only in/out/error bits: with EPOLLRDHUP (meaningless on a listener) it is EINVAL.
+        if (fd == exclusive_fd_) ev.events = (ev.events & ~uint32_t{EPOLLRDHUP}) | EPOLLEXCLUSIVE;
         if (::epoll_ctl(epoll_.get(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) return false;
         registered_[fd] = true;
         return true;

@@ -27,6 +27,16 @@ TEST_CASE("--workers N starts N worker processes that all serve") {
     for (int i = 0; i < 30; ++i) CHECK(exchange(server.port(), get("/hello")).body == "Hello, World!");
 }
 
+TEST_CASE("one shared listening socket, with or without EPOLLEXCLUSIVE, serves every client") {
+    for (std::vector<std::string> flags : {std::vector<std::string>{"--shared-listener"}, {"--shared-listener", "--exclusive"}}) {
+        CAPTURE(flags.back());
+        flags.insert(flags.begin(), {"--workers", "2"});
+        ServerProcess server({flags});
+        for (int i = 0; i < 30; ++i) CHECK(exchange(server.port(), get("/hello")).body == "Hello, World!");
+        CHECK(server.log().find("one shared listening socket") != std::string::npos);
+    }
+}
+
 TEST_CASE("a worker that dies is restarted and the port keeps answering") {
     ServerProcess server({{"--workers", "2"}});
     std::vector<pid_t> before = await_workers(server, 2);

@@ -7,6 +7,7 @@
 #include "report.hpp"
 #include "worker.hpp"
 
+#include <csignal>
 #include <memory>
 #include <sys/resource.h>
 #include <thread>
@@ -28,6 +29,11 @@ double cpu_seconds() {
     auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
     return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
+
+// SIGINT or SIGTERM ends the run early, and what was measured so far is still reported: a lab that
+// holds a crowd open for as long as it needs it ends the crowd this way.
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_interrupt(int) { g_interrupted = 1; }
 
 // The i-th of `parts` equal shares of `total`, the first ones one larger when it does not divide.
 int share_of(int total, int parts, int i) { return total / parts + (i < total % parts ? 1 : 0); }
@@ -61,6 +67,12 @@ double watch(const std::vector<std::unique_ptr<Worker>>& workers, SharedRun& run
     int64_t next_progress = progress ? run.start_ns + kSecond : INT64_MAX;
     uint64_t last_completed = 0;
     for (int64_t now = now_ns(); now < run.window_end_ns && !run.stop.load(std::memory_order_relaxed); now = now_ns()) {
+        if (g_interrupted) {  // the measured window ends now, as when --requests is reached
+            int64_t none = 0;
+            run.limit_reached_ns.compare_exchange_strong(none, std::max(now, run.window_start_ns));
+            run.stop = true;
+            break;
+        }
         if (cpu_at_start < 0 && now >= run.window_start_ns) cpu_at_start = cpu_seconds();
         if (now >= next_progress) {
             print_progress(workers, run, now, last_completed);
@@ -76,6 +88,8 @@ double watch(const std::vector<std::unique_ptr<Worker>>& workers, SharedRun& run
 
 int run_load(Options& o) {
     ignore_sigpipe();
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
     long fd_limit = raise_fd_limit();
     FdBudget budget = plan_fds(fd_limit, o);
     std::printf("fd limit:    %ld (soft limit raised to the hard limit)\n", fd_limit);

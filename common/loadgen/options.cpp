@@ -48,6 +48,7 @@ void add_request(CLI::App& cli, Options& o) {
     cli.add_option("--path", o.path, "request target")->capture_default_str();
     cli.add_option("--method", o.method, "request method")->capture_default_str();
     cli.add_option("--body", o.body, "request body (sent with Content-Length), e.g. for POST /echo");
+    cli.add_flag("--close", o.close_each, "send Connection: close: each request on a new connection (loads accept())");
     cli.add_option("--expect-status", o.expect_status, "the status every response must have")
         ->capture_default_str()->check(CLI::Range(100, 599));
     cli.add_option("--source-ips", o.source_ips_text,
@@ -99,6 +100,7 @@ void finish_options(Options& o) {
     if (o.connections == 0 && o.idle == 0 && o.slow == 0) fail("--connections", "nothing to do: no busy, idle or slow connections");
     if (o.open_loop() && o.connections == 0) fail("--rate", "an open-loop rate needs busy connections (--connections)");
     if (o.requests > 0 && o.connections == 0) fail("--requests", "only busy connections make measured requests");
+    if (o.close_each && o.pipeline > 1) fail("--close", "a connection that closes after one response cannot pipeline");
 }
 
 bool parse_ipv4(const std::string& text, uint32_t& address) {

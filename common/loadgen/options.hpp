@@ -24,6 +24,7 @@ struct Options {
     std::string path = "/hello";
     std::string method = "GET";
     std::string body;
+    bool close_each = false;        // every request says Connection: close: a new connection per request
     int threads = 1;
     int timeout_ms = 5000;          // per request, and per connect
     std::string source_ips_text;    // "127.0.0.1-127.0.0.8"

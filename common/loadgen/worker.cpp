@@ -19,6 +19,7 @@ std::string build_request(const Options& o) {
     std::string r = o.method + " " + o.path + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) + "\r\n";
     if (!o.body.empty() || o.method == "POST" || o.method == "PUT")
         r += "Content-Type: application/octet-stream\r\nContent-Length: " + std::to_string(o.body.size()) + "\r\n";
+    if (o.close_each) r += "Connection: close\r\n";  // the server closes after answering; we reconnect
     return r + "\r\n" + o.body;
 }
 

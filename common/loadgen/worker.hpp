@@ -24,7 +24,7 @@ struct SharedRun {
     uint64_t request_limit = 0;   // --requests: the window ends early at this many (0: no limit)
     std::atomic<bool> stop{false};
     std::atomic<uint64_t> measured{0};        // only counted when request_limit is set
-    std::atomic<int64_t> limit_reached_ns{0};  // when the request_limit-th request finished
+    std::atomic<int64_t> limit_reached_ns{0};  // when the request_limit-th request finished, or a signal came
 
     bool in_window(int64_t t) const { return t >= window_start_ns && t < window_end_ns; }
 };

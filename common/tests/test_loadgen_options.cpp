@@ -110,6 +110,8 @@ TEST_SUITE("loadgen options") {
         CHECK_THROWS_AS(parse("--connections 0 --idle 5 --rate 100"), CLI::ValidationError);
         CHECK_THROWS_AS(parse("--connections 0 --slow 5 --requests 10"), CLI::ValidationError);
         CHECK(parse("--connections 0 --idle 5").idle == 5);  // a crowd alone is fine
+        CHECK_THROWS_AS(parse("--close --pipeline 4"), CLI::ValidationError);
+        CHECK(parse("--close").close_each);
     }
 
     TEST_CASE("the request line stays one line") {

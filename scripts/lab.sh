@@ -69,7 +69,7 @@ server_start() {
   port=${argv[0]}
   "${argv[@]:1}" >"$out" 2>>"$LAB_STATE/$1.log" </dev/null &
   SERVER_PID=$!
-  SERVER_NAME=$1
+  SERVER_NAME=$1 SERVER_LOG=$1
   SERVER_PORT=$(lab ready "$1" "$SERVER_PID" "$port" "$out") || exit 1
 }
 
@@ -91,6 +91,22 @@ measure() {
   shift
   lab measure --label "$label" --server "$SERVER_NAME" --pid "$SERVER_PID" --port "$SERVER_PORT" \
     --warmup "$WARMUP" --duration "$DURATION" "$@" || exit 1
+}
+
+# measure_beside_crowd LABEL TOTAL PROCESSES SOURCES [--series S] -- LOADGEN_OPTIONS...: holds an
+# idle crowd of TOTAL connections from PROCESSES loadgens (chapter 06's headline run) and measures
+# the busy clients beside it.
+measure_beside_crowd() {
+  local label=$1 total=$2 processes=$3 sources=$4
+  shift 4
+  lab crowd --label "$label" --server "$SERVER_NAME" --pid "$SERVER_PID" --port "$SERVER_PORT" \
+    --total "$total" --processes "$processes" --sources "$sources" \
+    --warmup "$WARMUP" --duration "$DURATION" "$@" || exit 1
+}
+
+# worker_counts LABEL: after server_stop, what each of chapter 06's workers accepted, onto row LABEL.
+worker_counts() {
+  lab workers --log "$LAB_STATE/$SERVER_LOG.log" --label "$1" || exit 1
 }
 
 lab_report() {

@@ -4,6 +4,9 @@
   python3 scripts/lab ready NAME PID PORT OUT  wait until it listens and answers; prints the port
   python3 scripts/lab measure ... -- LOADGEN   load one server, sample it, append a row
   python3 scripts/lab report ...               print the table, write results/*.json and the plots
+  python3 scripts/lab crowd-plan --target N    what holding N idle connections takes here (shell variables)
+  python3 scripts/lab crowd ... -- LOADGEN     hold a crowd over several loadgens, measure busy clients beside it
+  python3 scripts/lab workers --log F --label L  attach chapter 06's per-worker accept counters to a row
   python3 scripts/lab stop PID                 stop one server this lab started
   python3 scripts/lab stop-all                 stop every server this lab started, by PID
   python3 scripts/lab tour                     the table across all chapters, results/tour.md
@@ -12,10 +15,13 @@
 import argparse
 import json
 import os
+import re
+import shlex
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a folder: import as a package
-from lab import limits, measure, report, servers, tour  # noqa: E402
+from lab import crowd, limits, measure, report, servers, tour  # noqa: E402
 from lab.servers import LabError  # noqa: E402
 
 
@@ -37,9 +43,48 @@ def cmd_ready(a):
 def cmd_measure(a):
     args = a.loadgen[1:] if a.loadgen[:1] == ["--"] else a.loadgen
     fd_limit = limits.raise_fd_limit()
+    signal_at = None
+    if a.signal_at:
+        seconds, name = a.signal_at.split(":")
+        signal_at = (float(seconds), int(getattr(signal, name if name.startswith("SIG") else "SIG" + name)))
     row = measure.measure(a.pid, a.port, args, a.warmup, a.duration, fd_limit,
-                          beside=a.beside.split() if a.beside else None, beside_seconds=a.beside_seconds)
-    x = row["loadgen"]["idle_held"] if a.x_held else a.x
+                          beside=a.beside.split() if a.beside else None, beside_seconds=a.beside_seconds,
+                          signal_at=signal_at)
+    add_row(row, a, row["loadgen"]["idle_held"] if a.x_held else a.x)
+
+
+def cmd_crowd_plan(a):
+    """Prints shell assignments: CROWD_HELD, CROWD_WORKERS, CROWD_PROCESSES, CROWD_SOURCES, CROWD_WHY."""
+    p = crowd.plan(a.target, os.cpu_count() or 1)
+    why = "; ".join(p["reasons"])
+    print(f"CROWD_HELD={p['held']} CROWD_WORKERS={p['workers']} CROWD_PROCESSES={p['processes']} "
+          f"CROWD_SOURCES={p['sources']} CROWD_WHY={shlex.quote(why)}")
+
+
+def cmd_crowd(a):
+    args = a.loadgen[1:] if a.loadgen[:1] == ["--"] else a.loadgen
+    fd_limit = limits.raise_fd_limit()
+    row = crowd.measure_beside(a.pid, a.port, a.total, a.processes, a.sources, args, a.warmup, a.duration, fd_limit)
+    c = row["crowd"]
+    rows = [json.loads(line) for line in open(rows_path())] if os.path.exists(rows_path()) else []
+    add_row(row, a, c["held_after"])
+    print(f"    crowd: asked {c['asked']:,}, the server held {c['held_before']:,} before and {c['held_after']:,} after "
+          f"the measurement (opened in {c['opening_s']} s by {c['processes']} loadgen processes from {c['sources']}); "
+          f"the crowd's loadgens held {c['held']:,} and saw {c['errors']} errors")
+    if c.get("kernel_tcp_kib") is not None:
+        print(f"    the kernel's TCP buffers, whole machine, with the crowd held: {c['kernel_tcp_kib'] / 1024:,.1f} MiB "
+              "(/proc/net/sockstat; both ends of every connection)")
+    for why in c["limited_by"]:
+        print(f"    crowd limited: {why}")
+    base = [r for r in rows if r["server_name"] == a.server and r.get("series") == a.series and report.idle_of(r) == 0]
+    if base and c["held_after"]:
+        grown = row["server"]["rss_kib"] - base[-1]["server"]["rss_kib"]
+        print(f"    server RSS (all processes) {row['server']['rss_kib'] / 1024:,.1f} MiB, "
+              f"{grown / 1024:,.1f} MiB more than without the crowd: {grown / c['held_after']:.2f} KiB per connection")
+
+
+def add_row(row, a, x):
+    """Labels a measured row, appends it to this lab's rows and prints its line."""
     row.update({"label": a.label, "server_name": a.server, "series": a.series, "x": x})
     with open(rows_path(), "a") as f:
         f.write(json.dumps(row) + "\n")
@@ -50,6 +95,37 @@ def cmd_measure(a):
           f"{'-' if r['cpu_us_per_request'] is None else format(r['cpu_us_per_request'], '.1f')} CPU us/req{syscalls}  {r['threads']} threads  {r['rss_mib']} MiB{errors}")
     if r["limited_by"]:
         print(f"    limited: {r['limited_by']}")
+
+
+WORKER_START = re.compile(r"\d+ workers, (one shared listening socket|a listening socket each)")
+WORKER_DONE = re.compile(r"worker (\d+) \(pid (\d+)\) done: accepted (\d+), empty wake-ups (\d+)")
+
+
+def cmd_workers(a):
+    """Chapter 06's workers log what they accepted when they stop: attach what the server's last
+    run logged to the row just measured, and print it."""
+    text = open(a.log).read() if os.path.exists(a.log) else ""
+    starts = [m.end() for m in WORKER_START.finditer(text)]  # the log holds every run of this server: take the last
+    text = text[starts[-1]:] if starts else text
+    workers = [{"slot": int(m[1]), "pid": int(m[2]), "accepted": int(m[3]), "empty_wakeups": int(m[4])}
+               for m in WORKER_DONE.finditer(text)]
+    if not workers:
+        raise LabError(f"no worker counters in {a.log}: did the server stop gracefully?")
+    rows = [json.loads(line) for line in open(rows_path())]
+    for row in reversed(rows):
+        if row["label"] == a.label:
+            row["workers"] = workers
+            break
+    else:
+        raise LabError(f"no row labelled {a.label!r}")
+    with open(rows_path(), "w") as f:
+        f.writelines(json.dumps(row) + "\n" for row in rows)
+    accepted = [w["accepted"] for w in sorted(workers, key=lambda w: w["slot"])]
+    mean = sum(accepted) / len(accepted)
+    spread = (max(accepted) - min(accepted)) / mean * 100 if mean else 0
+    print(f"    accepts per worker: {', '.join(f'{n:,}' for n in accepted)} (max-min {spread:.0f}% of the mean); "
+          f"empty wake-ups: {', '.join(str(w['empty_wakeups']) for w in sorted(workers, key=lambda w: w['slot']))} "
+          "(whole run, warm-up included)")
 
 
 def cmd_report(a):
@@ -128,6 +204,7 @@ def main():
     m.add_argument("--x-held", action="store_true", help="x is the number of idle connections the server really held")
     m.add_argument("--beside", help="loadgen options for a client that starts first and leaves after --beside-seconds")
     m.add_argument("--beside-seconds", type=float, default=0.0)
+    m.add_argument("--signal-at", help="SECONDS:SIGNAL, e.g. 2.5:HUP: signal the server that far into the window")
     m.add_argument("--warmup", type=float, default=1.0)
     m.add_argument("--duration", type=float, default=5.0)
     m.add_argument("loadgen", nargs=argparse.REMAINDER, help="-- then loadgen's options")
@@ -148,6 +225,23 @@ def main():
     st.add_argument("pid", type=int)
     st.set_defaults(run=lambda a: servers.stop(a.pid))
     sub.add_parser("stop-all").set_defaults(run=lambda a: servers.stop_all())
+    cp = sub.add_parser("crowd-plan")
+    cp.add_argument("--target", type=int, required=True, help="connections to hold")
+    cp.set_defaults(run=cmd_crowd_plan)
+    cr = sub.add_parser("crowd")
+    for arg in ("--label", "--server", "--sources"):
+        cr.add_argument(arg, required=True)
+    for arg in ("--pid", "--port", "--total", "--processes"):
+        cr.add_argument(arg, type=int, required=True)
+    cr.add_argument("--series")
+    cr.add_argument("--warmup", type=float, default=1.0)
+    cr.add_argument("--duration", type=float, default=5.0)
+    cr.add_argument("loadgen", nargs=argparse.REMAINDER, help="-- then the busy clients' loadgen options")
+    cr.set_defaults(run=cmd_crowd)
+    w = sub.add_parser("workers")
+    w.add_argument("--log", required=True, help="the server's log, after it stopped")
+    w.add_argument("--label", required=True, help="the row the counters belong to")
+    w.set_defaults(run=cmd_workers)
     t = sub.add_parser("tour")
     t.add_argument("--failed", action="append", default=[], help="a chapter whose lab failed")
     t.set_defaults(run=lambda a: tour.write(a.failed))

@@ -166,11 +166,13 @@ class Sampler(threading.Thread):
                 "vm_kib": peak("vm_kib"), "threads": peak("threads"), "fds": peak("fds"), "processes": len(s[-1]["pids"])}
 
 
-def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, beside_seconds=0.0):
+def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, beside_seconds=0.0, signal_at=None):
     """Runs loadgen against 127.0.0.1:port and returns {"loadgen": ..., "server": ...}.
 
     `beside`: options for another loadgen that starts just before the measured one, runs for
-    `beside_seconds` and leaves; its own numbers are not kept (chapter 01's first client)."""
+    `beside_seconds` and leaves; its own numbers are not kept (chapter 01's first client).
+    `signal_at`: (seconds, signal number): sent to the server that far into the measured window
+    (chapter 06's reload under load)."""
     json_path = os.path.join(state_dir(), f"loadgen-{time.time_ns()}.json")
     cmd = [loadgen_path(), "--target", f"127.0.0.1:{port}", "--warmup", str(warmup), "--duration", str(duration),
            "--json", json_path, *loadgen_args]
@@ -190,6 +192,8 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
     sampler = Sampler(pid)
     sampler.start()
     started = time.time()
+    if signal_at:
+        threading.Timer(signal_at[0], os.kill, (pid, signal_at[1])).start()
     time.sleep(max(0.0, duration - (time.time() - started)))
     after = procs.snapshot(pid)
     syscalls.disable()

@@ -41,12 +41,13 @@ def status_fields(pid):
 
 
 def cpu_seconds(pid):
-    """User + system CPU of the process, all its threads, living or exited."""
+    """User + system CPU of the process, all its threads, living or exited, and of the children it
+    has reaped: a worker that exits mid-run (chapter 06's reload) keeps counting through its master."""
     stat = read(f"/proc/{pid}/stat")
     if not stat:
         return 0.0
     after = stat.rsplit(")", 1)[1].split()
-    return (int(after[11]) + int(after[12])) / CLOCK_TICKS  # utime, stime
+    return sum(int(x) for x in after[11:15]) / CLOCK_TICKS  # utime, stime, cutime, cstime
 
 
 def context_switches(pid):

@@ -9,13 +9,18 @@ from . import limits
 from .servers import ROOT
 
 
+def idle_of(row):
+    """Idle connections the server held during this row: loadgen's own, plus a crowd held beside it."""
+    return row["loadgen"]["idle_held"] + (row["crowd"]["held_after"] if row.get("crowd") else 0)
+
+
 def flatten(row):
     """One row's headline numbers under short names, for tables, plots and the tour."""
     lg, sv = row["loadgen"], row["server"]
     lat = lg["latency_us"]
     return {
         "label": row["label"], "server": row["server_name"], "series": row.get("series") or row["server_name"],
-        "x": row.get("x"), "connections": lg["connections"], "idle": lg["idle_held"],
+        "x": row.get("x"), "connections": lg["connections"], "idle": idle_of(row),
         "rps": round(lg["rps"]), "p50_ms": lat["p50"] / 1000, "p99_ms": lat["p99"] / 1000,
         "p999_ms": lat["p999"] / 1000, "max_ms": lat["max"] / 1000,
         "errors": sum(lg["errors"].values()), "cpu_us_per_request": sv["cpu_us_per_request"],
@@ -25,17 +30,20 @@ def flatten(row):
                                  sv["voluntary_switches_per_s"] + sv["involuntary_switches_per_s"]),
         "mem_per_idle_kib": row.get("mem_per_idle_kib"),
         "limited_by": lg.get("limited_by", ""),
+        "accepts_by_worker": "/".join(str(w["accepted"]) for w in sorted(row["workers"], key=lambda w: w["slot"]))
+        if row.get("workers") else None,
+        "empty_wakeups": sum(w["empty_wakeups"] for w in row["workers"]) if row.get("workers") else None,
     }
 
 
 def derive_memory_per_idle(rows):
     """For a row with an idle crowd, the RSS it added per connection over the same server's crowd-free row."""
     for row in rows:
-        idle = row["loadgen"]["idle_held"]
+        idle = idle_of(row)
         if idle <= 0:
             continue
         base = [r for r in rows if r["server_name"] == row["server_name"] and r.get("series") == row.get("series")
-                and r["loadgen"]["idle_held"] == 0]
+                and idle_of(r) == 0]
         if base:
             row["mem_per_idle_kib"] = round((row["server"]["rss_kib"] - base[0]["server"]["rss_kib"]) / idle, 2)
 
@@ -46,6 +54,7 @@ COLUMNS = {  # key: (heading, format)
     "max_ms": ("max ms", "{:.1f}"), "errors": ("errors", "{}"), "cpu_us_per_request": ("CPU us/req", "{:.1f}"),
     "syscalls_per_request": ("syscalls/req", "{:.2f}"), "threads": ("threads", "{}"), "rss_mib": ("RSS MiB", "{:.1f}"),
     "vm_mib": ("VM MiB", "{:,.0f}"), "switches_per_s": ("ctx sw/s", "{:,}"), "mem_per_idle_kib": ("KiB/idle conn", "{:.2f}"),
+    "accepts_by_worker": ("accepts by worker", "{}"), "empty_wakeups": ("empty wake-ups", "{:,}"),
 }
 
 

@@ -17,13 +17,13 @@ lab_begin 06-reuseport reuseport "$@"
 cores=$(nproc)
 herd=$((cores < 4 ? 4 : cores))  # on a small machine a few more workers than cores make the herd visible
 case $LAB_MODE in
-  quick) target=2000 ;;
-  *) target=100000 ;;
+  quick) counts=("$cores") target=2000 ;;
+  *) counts=(1 "$cores") target=100000 ;;
 esac
 echo "   $cores cores: 06 and nginx run 1 and $cores workers; loadgen shares the same cores (one thread)"
 
 echo "-- part 1: one worker against one per core"
-for workers in 1 "$cores"; do
+for workers in "${counts[@]}"; do
   server_start 06-reuseport --workers "$workers"
   measure "100 busy, $workers workers" --series "06-reuseport" --x "$workers" -- --connections 100
   server_stop
@@ -50,6 +50,7 @@ echo "-- part 3: SIGHUP replaces every worker halfway through the window"
 server_start 06-reuseport --workers "$cores"
 measure "reload under load" --signal-at "$(python3 -c "print($DURATION / 2)")":HUP -- --connections 50
 server_stop
+echo "   the master logged: $(grep -c 'reload: starting new workers' "$LAB_STATE/06-reuseport.log") reload(s)"
 
 echo "-- part 4: a crowd of $target idle connections beside 10 busy clients"
 eval "$(lab crowd-plan --target "$target")"

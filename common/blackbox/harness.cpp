@@ -148,12 +148,24 @@ std::vector<pid_t> ServerProcess::children() const {
     return found;
 }
 
-long ServerProcess::rss_kib() const { return status_field(pid_, "VmRSS"); }
-long ServerProcess::vm_kib() const { return status_field(pid_, "VmSize"); }
-long ServerProcess::threads() const { return status_field(pid_, "Threads"); }
+std::vector<pid_t> ServerProcess::tree() const {
+    std::vector<pid_t> pids = children();
+    pids.insert(pids.begin(), pid_);
+    return pids;
+}
 
-long ServerProcess::open_fds() const {
-    DIR* dir = opendir(("/proc/" + std::to_string(pid_) + "/fd").c_str());
+long ServerProcess::tree_sum(const std::function<long(pid_t)>& of_one) const {
+    long total = 0;
+    for (pid_t pid : tree()) total += std::max(0L, of_one(pid));
+    return total;
+}
+
+long ServerProcess::rss_kib() const { return tree_sum([](pid_t p) { return status_field(p, "VmRSS"); }); }
+long ServerProcess::vm_kib() const { return tree_sum([](pid_t p) { return status_field(p, "VmSize"); }); }
+long ServerProcess::threads() const { return tree_sum([](pid_t p) { return status_field(p, "Threads"); }); }
+
+static long count_fds(pid_t pid) {
+    DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
     if (!dir) return -1;
     long count = 0;
     while (dirent* entry = readdir(dir))
@@ -162,15 +174,33 @@ long ServerProcess::open_fds() const {
     return count;
 }
 
-double ServerProcess::cpu_seconds() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+long ServerProcess::open_fds() const { return alive() ? tree_sum(count_fds) : -1; }
+
+long ServerProcess::steady_fds() const {
+    long last = open_fds();
+    for (int same = 0, i = 0; same < 5 && i < 125; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(40));
+        long now = open_fds();
+        same = now == last ? same + 1 : 0;
+        last = now;
+    }
+    return last;
+}
+
+static long cpu_ticks(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.rfind(')') == std::string::npos) return 0;
     std::istringstream after(text.substr(text.rfind(')') + 2));  // the name may hold spaces; skip past it
     std::string field;
     long ticks = 0;
     for (int i = 3; i <= 15 && after >> field; ++i)
         if (i == 14 || i == 15) ticks += std::stol(field);  // utime, stime
-    return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    return ticks;
+}
+
+double ServerProcess::cpu_seconds() const {
+    return static_cast<double>(tree_sum(cpu_ticks)) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::string ServerProcess::log() const {
@@ -258,6 +288,22 @@ bool Client::closed_by_server() {
     char byte;
     ssize_t n = retry_eintr([&] { return ::recv(fd(), &byte, 1, 0); });
     return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+bool Client::read_to_close(std::string& got) {
+    for (;;) {
+        pollfd p{fd(), POLLIN, 0};
+        if (retry_eintr([&] { return poll(&p, 1, timeout_ms_); }) <= 0) break;  // timeout: not closed
+        char chunk[4096];
+        IoResult r = read_some(fd(), chunk);
+        if (!r.ok() || r.n == 0) {
+            got = std::exchange(pending_, {});
+            return true;
+        }
+        pending_.append(chunk, static_cast<size_t>(r.n));
+    }
+    got = std::exchange(pending_, {});
+    return false;
 }
 
 std::string request(std::string_view method, std::string_view target, std::string_view extra, std::string_view body) {

@@ -4,6 +4,7 @@
 
 #include "common/sys.hpp"
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -39,11 +40,16 @@ public:
     int port() const { return port_; }
     pid_t pid() const { return pid_; }
     bool alive() const;
-    long rss_kib() const;     // VmRSS from /proc/PID/status
+    // What /proc says, summed over the server and its child processes (chapter 06's workers), so
+    // that a multi-process server cannot pass a test by holding its connections in a child.
+    long rss_kib() const;     // VmRSS
     long vm_kib() const;      // VmSize: address space, stacks included whether touched or not
-    long threads() const;     // Threads from /proc/PID/status
-    long open_fds() const;    // entries in /proc/PID/fd
-    double cpu_seconds() const;  // user + system time so far, from /proc/PID/stat
+    long threads() const;     // Threads
+    long open_fds() const;    // entries in /proc/PID/fd; -1 once the server has exited
+    // open_fds() once the count has held still for 200 ms (up to 5 s): a baseline to compare with
+    // after a test, taken when workers that are still starting have opened what they open.
+    long steady_fds() const;
+    double cpu_seconds() const;  // user + system time so far
     std::string log() const;  // everything it wrote to stderr so far
     // Waits up to `timeout_ms` for the server to exit, as a test that stopped it expects; returns
     // its wait status, or -1 if it is still running. The destructor then does not complain.
@@ -51,6 +57,8 @@ public:
     std::vector<pid_t> children() const;  // its child processes (chapter 06's workers)
 
 private:
+    std::vector<pid_t> tree() const;  // the server, then its children
+    long tree_sum(const std::function<long(pid_t)>& of_one) const;
     pid_t pid_ = -1;
     mutable bool exited_ = false;  // reaped by alive(); the status is in exit_status_
     mutable int exit_status_ = 0;
@@ -82,6 +90,9 @@ public:
     Reply read_reply(bool head = false);
     // True if the server closes the connection (EOF or reset) within the timeout, with no bytes first.
     bool closed_by_server();
+    // Reads until the server closes the connection (EOF or reset); true if it did within the timeout.
+    // `got` is every byte that arrived first. Unlike read_reply(), nothing here fails the test.
+    bool read_to_close(std::string& got);
     // Shuts down the sending side, as a client does after its last request (half-close).
     void shutdown_write();
     // Closes with a reset (RST) instead of an orderly FIN, as a crashed or impatient client does.

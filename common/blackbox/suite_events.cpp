@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <memory>
 #include <thread>
 
@@ -49,6 +50,39 @@ TEST_CASE("slow clients do not delay a normal one") {
     }
     for (auto& s : slow) REQUIRE(s->send("st: t\r\n\r\n"));
     for (auto& s : slow) CHECK(s->read_reply().body == "Hello, World!");
+}
+
+TEST_CASE("slowloris: 200 clients that never finish their heads are cut off, and others are served meanwhile") {
+    ServerProcess server({{"--header-timeout", "1000"}});
+    long fds_before = server.steady_fds();
+    std::vector<std::unique_ptr<Client>> slow;
+    for (int i = 0; i < 200; ++i) {
+        slow.push_back(std::make_unique<Client>(server.port(), 3000));
+        REQUIRE(slow.back()->send("GET /hello HTTP/1.1\r\nHost: t\r\n"));
+    }
+    std::atomic<bool> done{false};
+    std::thread trickle([&] {  // a header line from each, every 100 ms: busy, but never done
+        for (int round = 0; round < 30 && !done; ++round, std::this_thread::sleep_for(100ms))
+            for (auto& s : slow) s->send("X-Slow: still here\r\n");  // fails harmlessly once cut off
+    });
+    Client normal(server.port(), 1000);
+    for (int i = 0; i < 20; ++i) {
+        REQUIRE(normal.send(get("/hello")));
+        CHECK(normal.read_reply().body == "Hello, World!");
+    }
+    std::this_thread::sleep_for(1500ms);  // past the header timeout
+    done = true;
+    trickle.join();
+    int cut_off = 0;
+    for (auto& s : slow) {
+        std::string got;  // a 408, or nothing if the reset that answered a late header line came first
+        cut_off += s->read_to_close(got) && (got.empty() || got.rfind("HTTP/1.1 408 ", 0) == 0);
+    }
+    CHECK(cut_off == 200);
+    normal.reset();
+    slow.clear();
+    for (int i = 0; i < 250 && server.open_fds() > fds_before; ++i) std::this_thread::sleep_for(20ms);
+    CHECK(server.open_fds() == fds_before);
 }
 
 TEST_CASE("beyond --max-connections a client gets 503 and a close") {

@@ -56,7 +56,8 @@ echo "-- part 4: a crowd of $target idle connections beside 10 busy clients"
 eval "$(lab crowd-plan --target "$target")"
 [[ -n $CROWD_WHY ]] && echo "   the crowd is $CROWD_HELD, not $target: $CROWD_WHY"
 echo "   plan: $CROWD_WORKERS workers (fd limit $(ulimit -n) each), $CROWD_PROCESSES loadgen processes, sources $CROWD_SOURCES"
-server_start 06-reuseport --workers "$CROWD_WORKERS"
+# The crowd must outlive the default 60 s idle timeout while it opens and is measured.
+server_start 06-reuseport --workers "$CROWD_WORKERS" --idle-timeout 600000
 measure "10 busy at 2,000 req/s, no crowd" --series crowd -- --connections 10 --rate 2000
 measure_beside_crowd "10 busy at 2,000 req/s beside the crowd" "$CROWD_HELD" "$CROWD_PROCESSES" "$CROWD_SOURCES" \
   --series crowd -- --connections 10 --rate 2000

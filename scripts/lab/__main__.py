@@ -73,7 +73,11 @@ def cmd_crowd(a):
           f"the crowd's loadgens held {c['held']:,} and saw {c['errors']} errors")
     if c.get("kernel_tcp_kib") is not None:
         print(f"    the kernel's TCP buffers, whole machine, with the crowd held: {c['kernel_tcp_kib'] / 1024:,.1f} MiB "
-              "(/proc/net/sockstat; both ends of every connection)")
+              "(/proc/net/sockstat: idle sockets hold no buffers)")
+    if c.get("kernel_slab_grown_kib") and c["held_before"]:
+        print(f"    the kernel's slab memory grew {c['kernel_slab_grown_kib'] / 1024:,.1f} MiB while the crowd opened: "
+              f"{c['kernel_slab_grown_kib'] / c['held_before'] / 2:.2f} KiB per socket, two sockets per connection "
+              "(whole machine, /proc/meminfo Slab)")
     for why in c["limited_by"]:
         print(f"    crowd limited: {why}")
     base = [r for r in rows if r["server_name"] == a.server and r.get("series") == a.series and report.idle_of(r) == 0]

@@ -25,11 +25,15 @@ def box(kind, text):
 
 
 def missing(number):
-    lab = glob.glob(os.path.join(ROOT, "chapters", f"{number}-*", "compare.sh"))
-    if lab:
-        return box("no-results", f"**No results yet:** run `make tour` (or `make lab CH={number}`), then `make book` again.")
-    return box("no-results", f"**No results yet:** chapter {number} and its lab are not in this checkout. "
-                             f"When they are, run `make tour` (or `make lab CH={number}`), then `make book` again.")
+    chapter = glob.glob(os.path.join(ROOT, "chapters", f"{number}-*"))
+    if not chapter:
+        where = f"chapter {number} and its lab are not in this checkout yet. When they are, run"
+    elif not os.path.exists(os.path.join(chapter[0], "compare.sh")):
+        where = f"chapter {number} has no lab (`compare.sh`) in this checkout yet. When it has, run"
+    else:
+        where = "run"
+    return box("no-results", f"**No results yet:** {where} `make tour` (or `make lab CH={number}`), "
+                             "then `make book` again.")
 
 
 def machine_line(doc):

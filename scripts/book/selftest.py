@@ -62,7 +62,7 @@ def cases(root, book_dir):
         return check.check_excerpts(book, root)
 
     def code_changed(tmp, book):
-        overlay = os.path.join(tmp, "repo")
+        overlay = os.path.join(tmp, "changed")
         for folder in ("common", "chapters"):
             shutil.copytree(os.path.join(root, folder), os.path.join(overlay, folder))
         _edit_line(os.path.join(overlay, block.attrs["file"]), quoted, quoted.strip() + "  // the code moved on")
@@ -75,21 +75,36 @@ def cases(root, book_dir):
     return [
         (f"a chapter whose part is gone ({first_part.name} deleted)", missing_part, "has no part in the book"),
         ("a new chapter folder with no part (chapters/99-next)", new_chapter, "chapters/99-next has no part"),
-        ("a link to a file that does not exist", broken_link, "broken link"),
+        ("a link to a file that does not exist", broken_link, "no-such-file.hpp"),
         ("a link to a heading that does not exist", broken_anchor, "no heading 'no-such-heading'"),
-        ("an image that does not exist", broken_image, "broken image"),
-        (f"an excerpt edited in the book ({part.name}:{block.line})", excerpt_edited, "no longer matches"),
-        (f"the quoted code changed under the book ({block.attrs['file']})", code_changed, "no longer matches"),
+        ("an image that does not exist", broken_image, "broken image 'figures/no-such-figure.svg'"),
+        (f"an excerpt edited in the book ({part.name}:{block.line})", excerpt_edited, f"{part.name}:{block.line}: excerpt no longer matches"),
+        (f"the quoted code changed under the book ({block.attrs['file']})", code_changed, f"{part.name}:{block.line}: excerpt no longer matches"),
         ("a C++ block that names no source", unlabelled_cpp, "neither file="),
     ]
 
 
+def scratch_repo(root, tmp):
+    """A scratch repository: a real copy of book/, and every other top-level entry linked to the
+    real one, so the book's links into the code resolve exactly as they do in the repository."""
+    repo = os.path.join(tmp, "repo")
+    os.makedirs(repo)
+    for name in os.listdir(root):
+        if name not in ("book", ".git", "build", "results"):
+            os.symlink(os.path.join(root, name), os.path.join(repo, name))
+    shutil.copytree(os.path.join(root, "book"), os.path.join(repo, "book"))
+    return os.path.join(repo, "book")
+
+
 def run(root, book_dir):
-    """Yields (name, ok, detail) per case: ok when the check caught the breakage."""
+    """Yields (name, ok, detail) per case: ok when the check caught the breakage, and only it:
+    the scratch copy, before it is broken, must pass the same check."""
     for name, breakage, expected in cases(root, book_dir):
         with tempfile.TemporaryDirectory(prefix="one-loop-book.") as tmp:
-            book = os.path.join(tmp, "book")
-            shutil.copytree(book_dir, book)
+            book = scratch_repo(root, tmp)
             problems = breakage(tmp, book)
-            caught = [p for p in problems if re.search(re.escape(expected), p)]
-            yield name, bool(caught), (caught[0] if caught else f"not caught; the check said: {problems or 'nothing'}")
+            caught = [p for p in problems if expected in p]
+            others = [p for p in problems if expected not in p and "has no part" not in p]
+            ok = bool(caught) and not others
+            detail = caught[0] if ok else f"expected a problem naming {expected!r}; the check said: {problems or 'nothing'}"
+            yield name, ok, detail

@@ -105,9 +105,14 @@ def slug(text):
     return re.sub(r"[ -]+", "-", text).strip("-") or "section"
 
 
+def section_prefix(part):
+    return f"sec-{part.stem}-"
+
+
 def headings(part):
-    """[(line, level, title, id)]: explicit ids stay as written; the others become stem-slug,
-    numbered -2, -3 when a part repeats a title. Ids are unique across the whole book this way."""
+    """[(line, level, title, id)]: explicit ids stay as written; the others become sec-STEM-SLUG,
+    numbered -2, -3 when a part repeats a title. Ids are unique across the whole book this way,
+    and begin with a letter, as pandoc wants of an id written in Markdown."""
     _, prose = scan(part)
     found, seen = [], {}
     for number, text in prose:
@@ -118,7 +123,7 @@ def headings(part):
         if explicit:
             ident = explicit
         else:
-            base = f"{part.stem}-{slug(title)}"
+            base = f"{section_prefix(part)}{slug(title)}"
             seen[base] = seen.get(base, 0) + 1
             ident = base if seen[base] == 1 else f"{base}-{seen[base]}"
         found.append((number, level, title, ident))
@@ -130,7 +135,7 @@ def anchor_map(part):
     result = {}
     for _, _, title, ident in headings(part):
         result[ident] = ident
-        prefix = part.stem + "-"
+        prefix = section_prefix(part)
         if ident.startswith(prefix):
             result.setdefault(ident[len(prefix):], ident)
     return result

@@ -6,6 +6,7 @@
 #   make lab CH=02            one chapter's lab (QUICK=1 for the few-second version)
 #   make diff FROM=01 TO=02   what chapter TO changes, as a diff of the two folders' code
 #   make bench-parser         our HTTP parser against http-parser on the same requests
+#   make book                 the book as one HTML file, with this machine's lab results: build/book/index.html
 #   make fuzz SECONDS=60      the parser's libFuzzer target, with a whole-versus-pieces check
 #   make deps                 install (as root) or name (otherwise) every Debian package any target uses
 #   make clean
@@ -41,7 +42,7 @@ TOOLS := $(BUILD)/bin/unit-tests $(BUILD)/bin/blackbox $(if $(wildcard common/lo
 
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all test tour lab diff deps check-deps clean bench-parser fuzz
+.PHONY: all test tour lab diff deps check-deps clean bench-parser fuzz book
 .SECONDARY:  # keep the objects of test binaries: make would delete them as intermediate and rebuild them every time
 all: $(SERVERS) $(CHAPTER_TESTS) $(TOOLS)
 
@@ -104,6 +105,11 @@ bench-parser:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory $(BUILD)/bin/bench-parser
 	@BUILD=$(BUILD) scripts/bench-parser.sh
+
+# The book reads results/ as it is: a lab not yet run shows as a box saying how to run it.
+book:
+	@scripts/deps.sh book
+	@python3 scripts/book render --out build/book/index.html
 
 fuzz:
 	@scripts/fuzz.sh $(or $(SECONDS),60)

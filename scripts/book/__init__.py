@@ -1,0 +1,1 @@
+"""The book's renderer and check: see __main__.py."""

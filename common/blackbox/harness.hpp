@@ -13,6 +13,17 @@
 
 namespace one::test {
 
+// Built with a sanitizer (the tests and the servers are built alike)? Its shadow memory and
+// allocator make a process use several times the memory: bounds on growth scale by kMemorySlack,
+// which keeps them far below what a server that really hoarded would use under the same sanitizer.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+inline constexpr long kMemorySlack = 4;
+#else
+inline constexpr bool kSanitized = false;
+inline constexpr long kMemorySlack = 1;
+#endif
+
 // The binary under test, from --server on the test's command line.
 const std::string& server_binary();
 void set_server_binary(std::string path);

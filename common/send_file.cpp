@@ -43,19 +43,19 @@ IoResult copy_some(int socket, std::string_view head, const http::FileBody& file
 
 // One system call's worth: the rest of the head (with the first of the file where that saves a
 // call), or the next piece of the file.
-IoResult send_step(int socket, std::string_view head, const http::FileBody& file, size_t most, FileOutput& how) {
-    if (how.how == FileSending::Copy && file.length > 0) return copy_some(socket, head, file, most, how.scratch);
+IoResult send_step(int socket, std::string_view head, const http::FileBody& file, size_t most, FileOutput& output) {
+    if (output.how == FileSending::Copy && file.length > 0) return copy_some(socket, head, file, most, output.scratch);
     if (!head.empty()) return send_pieces(socket, head, {}, file.length > 0);
     return sendfile_some(socket, file, std::min(most, file.length));
 }
 
 }  // namespace
 
-Sent send_output(int socket, std::string_view head, size_t& sent, http::FileBody& file, FileOutput& how) {
-    size_t budget = how.per_turn;
+Sent send_output(int socket, std::string_view head, size_t& sent, http::FileBody& file, FileOutput& output) {
+    size_t budget = output.per_turn;
     while (sent < head.size() || (file.length > 0 && budget > 0)) {
         size_t head_left = head.size() - sent;
-        IoResult r = send_step(socket, head.substr(sent), file, budget, how);
+        IoResult r = send_step(socket, head.substr(sent), file, budget, output);
         if (r.would_block()) return Sent::Partly;
         if (!r.ok() || r.n == 0) return Sent::Failed;  // EPIPE, ECONNRESET, EIO; or a file that shrank
         size_t n = static_cast<size_t>(r.n);

@@ -47,6 +47,6 @@ enum class Sent : uint8_t {
 };
 
 // Sends head[sent, end), then the file range, advancing `sent` and `file` past what went out.
-Sent send_output(int socket, std::string_view head, size_t& sent, http::FileBody& file, FileOutput& how);
+Sent send_output(int socket, std::string_view head, size_t& sent, http::FileBody& file, FileOutput& output);
 
 }  // namespace one

@@ -95,6 +95,7 @@ Response App::route(const Request& req) const {
     }
     if (req.path == "/sleep") return get ? sleep_for(req) : not_allowed(kAllowGet);
     if (req.path == "/cpu") return get ? burn_cpu(req) : not_allowed(kAllowGet);
+    if (files_) return files_->serve(req);
     return text(404, "404 Not Found\n");
 }
 

@@ -5,12 +5,14 @@
 //   POST /echo        the request body back
 //   GET  /sleep?ms=N  blocks the serving thread N ms (0..10000): what does blocking do to each model?
 //   GET  /cpu?n=N     N rounds of arithmetic (0..100000000): CPU-bound work on the serving thread
+//   GET  /any/path    with static files (chapter 07 on): the file under the root, see static_files.hpp
 // HEAD works wherever GET does. Unknown paths get 404, a known path with the wrong method 405,
 // a method we do not know at all 501.
 #pragma once
 
 #include "http_parser.hpp"
 #include "response.hpp"
+#include "static_files.hpp"
 
 #include <string>
 
@@ -18,7 +20,11 @@ namespace one {
 
 class App {
 public:
-    App(std::string chapter, std::string model) : chapter_(std::move(chapter)), model_(std::move(model)) {}
+    // `files`: where paths that are not routes go; without it they are 404. A response may then
+    // carry a file body, which only the event loop's connections send: the blocking chapters
+    // (01, 02) never get files.
+    App(std::string chapter, std::string model, const StaticFiles* files = nullptr)
+        : chapter_(std::move(chapter)), model_(std::move(model)), files_(files) {}
 
     // Answers one request. Never throws; the caller sets nothing but what it must send.
     http::Response handle(const http::Request& request) const;
@@ -27,6 +33,7 @@ private:
     http::Response route(const http::Request& request) const;
     std::string chapter_;  // "05-epoll"
     std::string model_;    // "one thread, epoll, non-blocking sockets"
+    const StaticFiles* files_;
 };
 
 // Finds `key` in a query string "a=1&b=2" and sets `value` to what follows its "="; false when absent.

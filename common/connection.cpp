@@ -9,22 +9,13 @@ namespace {
 
 constexpr size_t kConnectionReadSize = 4096;  // reads into a connection's own buffer (rare: a partial request)
 
-// Writes data[sent, end) until all is written or the socket is full. False if the peer is gone.
-bool write_from(int fd, const std::string& data, size_t& sent) {
-    while (sent < data.size()) {
-        IoResult r = write_some(fd, {data.data() + sent, data.size() - sent});
-        if (r.would_block()) return true;
-        if (!r.ok()) return false;
-        sent += static_cast<size_t>(r.n);
-    }
-    return true;
-}
-
 // Answers the complete requests at the front of `bytes` into `sink`, stopping at the output
-// high-water mark or at a response that closes the connection. Returns the bytes used.
+// high-water mark, at a response that closes the connection, or at one whose body is a file: its
+// head is the last thing in `sink`, and the responses after it wait until the file is sent, so
+// that they stay in order. Returns the bytes used.
 size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std::string& sink) {
     size_t used = 0;
-    while (sink.size() < kOutputHighWater && !c.close_after_write) {
+    while (sink.size() < kOutputHighWater && !c.close_after_write && !c.file) {
         http::ParseResult r = c.parser.parse(bytes.subspan(used), s.request);
         if (r.incomplete()) break;
         if (r.error()) {
@@ -35,6 +26,7 @@ size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std:
         http::Response response = s.app.handle(s.request);
         if (s.closing_all) response.keep_alive = false;  // the client reconnects, to a server that stays
         http::append_response(response, sink);
+        if (response.file && http::sends_body(response)) c.file = std::move(response.file);  // else it closes here
         used += r.consumed;
         c.parser.reset();
         c.close_after_write = !response.keep_alive;
@@ -44,7 +36,7 @@ size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std:
 }
 
 // Answers what `bytes` holds and writes the answers. Output the socket will not take is kept in
-// c.out. Returns the bytes of `bytes` used; the rest is the start of a request yet to arrive.
+// c.out (and c.file). Returns the bytes of `bytes` used; the rest is the start of a request yet to arrive.
 size_t answer_and_write(Connection& c, LoopShared& s, std::span<char> bytes) {
     size_t used = 0;
     for (;;) {
@@ -53,16 +45,18 @@ size_t answer_and_write(Connection& c, LoopShared& s, std::span<char> bytes) {
         size_t n = answer_requests(c, s, bytes.subspan(used), sink);
         used += n;
         size_t sent = 0;
-        if (!write_from(c.fd.get(), sink, sent)) {
-            c.waiting = Waiting::Nothing;  // reset or broken pipe: the client is gone
+        Sent result = send_output(c.fd.get(), sink, sent, c.file, s.files);
+        if (result == Sent::Failed) {
+            c.waiting = Waiting::Nothing;  // reset or broken pipe: the client is gone (or the file shrank)
             return bytes.size();
         }
-        if (sent < sink.size()) {  // the socket is full: keep the rest, and stop reading until it drains
+        if (result == Sent::Partly) {  // the socket is full: keep the rest, and stop reading until it drains
             c.out.assign(sink, sent);
             c.out_sent = 0;
             return used;
         }
-        // All written. If we stopped at the high-water mark, more complete requests may follow.
+        c.file = {};  // all sent: close the file
+        // If we stopped at the high-water mark or at a file, more complete requests may follow.
         if (n == 0 || c.close_after_write || used == bytes.size()) return used;
     }
 }
@@ -75,7 +69,7 @@ void start_lingering(Connection& c) {
 // Decides what the connection waits for next, now that it has read and written what it could.
 void settle(Connection& c) {
     if (c.waiting == Waiting::Nothing || c.waiting == Waiting::Linger) return;
-    if (!c.out.empty()) {
+    if (!c.out.empty() || c.file) {
         c.waiting = Waiting::Writable;
     } else if (c.close_after_write) {
         if (c.linger_after_write) start_lingering(c);
@@ -133,13 +127,15 @@ void on_readable(Connection& c, LoopShared& s) {
 
 void on_writable(Connection& c, LoopShared& s) {
     if (c.waiting != Waiting::Writable) return;
-    if (!write_from(c.fd.get(), c.out, c.out_sent)) {
+    Sent result = send_output(c.fd.get(), c.out, c.out_sent, c.file, s.files);
+    if (result == Sent::Failed) {
         c.waiting = Waiting::Nothing;
         return;
     }
-    if (c.out_sent < c.out.size()) return;  // still full
-    std::string().swap(c.out);              // give the memory back, not just the bytes
+    if (result == Sent::Partly) return;  // still full
+    std::string().swap(c.out);           // give the memory back, not just the bytes
     c.out_sent = 0;
+    c.file = {};                         // and the file's descriptor
     c.waiting = Waiting::Request;
     if (!c.in.empty() && !c.close_after_write) c.in.consume(answer_and_write(c, s, c.in.readable()));
     settle(c);

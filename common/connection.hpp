@@ -7,7 +7,7 @@
 // are read into a buffer shared by every connection on the loop, parsed there, answered into a
 // shared output buffer, and written at once. Only what is left over (half a request, a response
 // the socket would not take) is copied into the connection's own buffers, which are freed again
-// as soon as they empty.
+// as soon as they empty. A file being sent costs its descriptor and an offset, never a buffer.
 #pragma once
 
 #include "app.hpp"
@@ -15,6 +15,7 @@
 #include "deadline_list.hpp"
 #include "http_parser.hpp"
 #include "poller.hpp"
+#include "send_file.hpp"
 #include "sys.hpp"
 
 #include <string>
@@ -40,6 +41,7 @@ struct Connection {
     Buffer in;                      // the start of a request that has not all arrived; empty between requests
     std::string out;                // response bytes the socket has not taken yet
     size_t out_sent = 0;            // how much of `out` has been written
+    http::FileBody file;            // a file range to send after `out` (chapter 07); answering waits for it
     DeadlineHook timer;             // in the idle, header or linger list of the server
 };
 
@@ -52,11 +54,12 @@ struct LoopShared {
     std::string read_scratch;       // every read lands here first
     std::string out_scratch;        // responses are built here, and only what is not written is kept
     http::Request request;          // the request being served (only one at a time on a loop)
+    FileOutput files;               // how file bodies go out: sendfile, or --copy through a shared buffer
 };
 
 // The socket is readable: read, serve every complete request, write the answers.
 void on_readable(Connection& c, LoopShared& shared);
-// The socket is writable: write what is queued; once it is all gone, go on serving.
+// The socket is writable: write what is queued (bytes, then a file range); once it is all gone, go on serving.
 void on_writable(Connection& c, LoopShared& shared);
 // What the poller should watch for, given what the connection is waiting for.
 Interest interest_of(const Connection& c);

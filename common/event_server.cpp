@@ -13,6 +13,8 @@ namespace one {
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr int kReservedFds = 16;  // for the listener, the poller, logs: not for clients
+constexpr size_t kFileBytesPerTurn = 1 << 20;  // one connection's share of a turn of the loop, in file bytes
+constexpr size_t kCopyBuffer = 64 * 1024;       // --copy: the buffer file bytes pass through
 
 void add_event_options(CLI::App& cli, EventOptions& o) {
     cli.add_option("--header-timeout", o.header_timeout_ms, "ms for a request's head to arrive once it has begun")
@@ -27,7 +29,7 @@ EventServer::EventServer(Fd listener, Poller& poller, const App& app, const Serv
                          const EventOptions& events)
     : listener_(std::move(listener)),
       poller_(poller),
-      shared_{app, options.max_body, poller.edge_triggered(), false, std::string(64 * 1024, '\0'), {}, {}},
+      shared_{app, options.max_body, poller.edge_triggered(), false, std::string(64 * 1024, '\0'), {}, {}, {}},
       max_body_(options.max_body),
       idle_(std::chrono::milliseconds(options.idle_timeout_ms)),
       header_(std::chrono::milliseconds(events.header_timeout_ms)),
@@ -35,6 +37,9 @@ EventServer::EventServer(Fd listener, Poller& poller, const App& app, const Serv
     long fd_limit = raise_fd_limit();
     long room = std::max<long>(1, fd_limit - kReservedFds);
     max_connections_ = static_cast<size_t>(events.max_connections > 0 ? events.max_connections : room);
+    shared_.files.how = events.file_sending;
+    if (!poller.edge_triggered()) shared_.files.per_turn = kFileBytesPerTurn;
+    if (events.file_sending == FileSending::Copy) shared_.files.scratch.assign(kCopyBuffer, '\0');
     set_nonblocking(listener_.get());
     if (!poller_.watch(listener_.get(), 0, {true, false})) throw_errno("watching the listening socket");
     log_line("fd limit " + std::to_string(fd_limit) + "; at most " + std::to_string(max_connections_) + " connections" +

@@ -25,6 +25,7 @@ namespace one {
 struct EventOptions {
     int header_timeout_ms = 10000;  // a request's head must arrive within this long of its first byte
     int max_connections = 0;        // 0: as many as the fd limit allows, less a few for the server itself
+    FileSending file_sending = FileSending::Sendfile;  // how file bodies are sent (chapter 07's --copy)
 };
 
 // Adds --header-timeout and --max-connections to `cli`.

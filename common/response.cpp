@@ -29,18 +29,27 @@ std::string_view reason_phrase(int status) {
     }
 }
 
+static size_t format_imf_fixdate(time_t when, char (&text)[40]) {
+    tm parts{};
+    gmtime_r(&when, &parts);
+    return strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &parts);  // the C locale: English names
+}
+
 std::string_view http_date() {
     thread_local time_t cached_second = 0;
     thread_local char text[40];
     thread_local size_t length = 0;
     time_t now = time(nullptr);  // a vDSO call: no trip into the kernel
     if (now != cached_second) {
-        tm parts{};
-        gmtime_r(&now, &parts);
-        length = strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &parts);
+        length = format_imf_fixdate(now, text);
         cached_second = now;
     }
     return {text, length};
+}
+
+std::string format_http_date(time_t when) {
+    char text[40];
+    return std::string(text, format_imf_fixdate(when, text));
 }
 
 static void append_number(std::string& out, size_t n) {
@@ -56,14 +65,16 @@ void append_response(const Response& r, std::string& out) {
     out += reason_phrase(r.status);
     out += "\r\nServer: one-loop\r\nDate: ";
     out += http_date();
-    out += "\r\nContent-Type: ";
-    out += r.content_type;
-    out += "\r\nContent-Length: ";
-    append_number(out, r.body.size());
+    if (r.status != 304) {  // "not modified" carries no body, so it says nothing of one's type or length
+        out += "\r\nContent-Type: ";
+        out += r.content_type;
+        out += "\r\nContent-Length: ";
+        append_number(out, content_length(r));
+    }
     out += r.keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n";
     out += r.extra_headers;
     out += "\r\n";
-    if (!r.head_only) out += r.body;
+    if (sends_body(r)) out += r.body;
 }
 
 Response error_response(int status, std::string_view why) {

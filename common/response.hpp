@@ -1,25 +1,49 @@
 // response: turns a status, headers and a body into the bytes of an HTTP/1.1 response.
+// A body is bytes in memory, or a range of an open file that the connection sends after the
+// head (chapter 07): the head is written here, the file's bytes never pass through this code.
 #pragma once
 
+#include "sys.hpp"
+
+#include <ctime>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 
 namespace one::http {
+
+// A body that stays in a file: `length` bytes of `fd` from `offset`. The Fd closes the file when
+// the response (or the connection that took the range over) is done with it.
+struct FileBody {
+    Fd fd;
+    off_t offset = 0;
+    size_t length = 0;
+    explicit operator bool() const { return static_cast<bool>(fd); }
+};
 
 struct Response {
     int status = 200;
     std::string_view content_type = "text/plain";
     std::string body;                // owned: "Hello, World!" fits in std::string's inline storage
+    FileBody file;                   // when open, the body is this file range and `body` is empty
     bool keep_alive = true;          // false adds "Connection: close"; the server closes after writing
     bool head_only = false;          // a HEAD request: every header as for GET, no body bytes
-    std::string_view extra_headers;  // complete lines, each ending in "\r\n" (e.g. "Allow: GET\r\n")
+    std::string extra_headers;       // complete lines, each ending in "\r\n" (e.g. "Allow: GET\r\n")
 };
+
+// The body's length, wherever the body is: what Content-Length says.
+inline size_t content_length(const Response& r) { return r.file ? r.file.length : r.body.size(); }
+
+// True when the response's bytes go on after its head: not for HEAD, and never for 304, which
+// only says "the copy you have is still good".
+inline bool sends_body(const Response& r) { return !r.head_only && r.status != 304; }
 
 // "OK", "Not Found", ...; "Unknown" for a status we never send.
 std::string_view reason_phrase(int status);
 
-// Appends the response's bytes to `out`. Content-Length is always sent, so keep-alive and
-// pipelining work; Date comes from a per-thread cache refreshed once a second.
+// Appends the response's bytes to `out`: the head, then the body if it is in memory (a file body
+// is the caller's to send). Content-Length is always sent, so keep-alive and pipelining work, except
+// on a 304, which has no body to describe; Date comes from a per-thread cache refreshed once a second.
 void append_response(const Response& response, std::string& out);
 
 // A short error response whose body names the reason, sent before closing the connection.
@@ -28,5 +52,8 @@ Response error_response(int status, std::string_view why);
 // The current time as an IMF-fixdate ("Sun, 22 Nov 2026 06:34:28 GMT"), formatted at most once a
 // second per thread: strftime per request would cost more than parsing the request did.
 std::string_view http_date();
+
+// `when` as an IMF-fixdate, for Last-Modified.
+std::string format_http_date(time_t when);
 
 }  // namespace one::http

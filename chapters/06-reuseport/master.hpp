@@ -3,12 +3,23 @@
 //   SIGTERM, SIGINT  stop: workers finish what they are serving, then exit (killed after --grace)
 //   SIGHUP           reload: start a new set of workers, then retire the old set, dropping nothing
 // This is nginx's shape. A worker's crash costs its own connections, never the port.
+//
+// Header-only, like chapter 05's poller.hpp, so that a later chapter (07) can include this
+// chapter's master instead of copying it: a chapter's binary links only its own .cpp files.
 #pragma once
 
+#include "common/log.hpp"
 #include "common/sys.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstring>
 #include <functional>
+#include <string>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 namespace one {
@@ -19,7 +30,9 @@ using WorkerMain = std::function<void(int slot, Fd listener)>;
 class Master {
 public:
     // `listeners`: one per worker slot (SO_REUSEPORT), or a single one that every worker shares.
-    Master(std::vector<Fd> listeners, int workers, int grace_seconds, WorkerMain worker_main);
+    Master(std::vector<Fd> listeners, int workers, int grace_seconds, WorkerMain worker_main)
+        : listeners_(std::move(listeners)), worker_count_(workers), grace_seconds_(grace_seconds),
+          worker_main_(std::move(worker_main)) {}
 
     // Starts the workers and supervises them until stopped. Returns the exit code.
     int run();
@@ -35,7 +48,7 @@ private:
     void reap();
     void signal_workers(int sig, bool current_only);
     void reload();
-    int listener_for(int slot) const;
+    int listener_for(int slot) const { return listeners_[listeners_.size() == 1 ? 0 : static_cast<size_t>(slot)].get(); }
 
     std::vector<Fd> listeners_;
     int worker_count_;
@@ -44,5 +57,98 @@ private:
     std::vector<Worker> workers_;
     bool stopping_ = false;
 };
+
+inline std::string describe_exit(int status) {
+    if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return std::string("killed by signal ") + strsignal(WTERMSIG(status));
+    return "stopped";
+}
+
+inline pid_t Master::spawn(int slot) {
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_line(std::string("fork: ") + std::strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        sigset_t none;  // the master blocks the signals it waits for; a worker must feel them
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        // Keep only this slot's listener: the others belong to other workers.
+        Fd own(::dup(listener_for(slot)));
+        listeners_.clear();
+        worker_main_(slot, std::move(own));
+        _exit(0);
+    }
+    workers_.push_back({pid, slot, false});
+    return pid;
+}
+
+inline void Master::reap() {
+    int status;
+    for (pid_t pid; (pid = waitpid(-1, &status, WNOHANG)) > 0;) {
+        auto it = std::find_if(workers_.begin(), workers_.end(), [pid](const Worker& w) { return w.pid == pid; });
+        if (it == workers_.end()) continue;
+        Worker gone = *it;
+        workers_.erase(it);
+        log_line("worker " + std::to_string(gone.slot) + " (pid " + std::to_string(pid) + ") " + describe_exit(status));
+        if (!gone.retiring && !stopping_) {
+            log_line("restarting worker " + std::to_string(gone.slot));
+            spawn(gone.slot);
+        }
+    }
+}
+
+inline void Master::signal_workers(int sig, bool current_only) {
+    for (Worker& w : workers_) {
+        if (current_only && w.retiring) continue;
+        w.retiring = true;
+        kill(w.pid, sig);
+    }
+}
+
+// New workers first: they take from the same listening sockets, which stay open in the master all
+// along, so a client that arrives between the two steps waits in the accept queue, not in vain.
+inline void Master::reload() {
+    log_line("reload: starting new workers, then retiring the old ones");
+    std::vector<pid_t> old;
+    for (const Worker& w : workers_)
+        if (!w.retiring) old.push_back(w.pid);
+    for (int slot = 0; slot < worker_count_; ++slot) spawn(slot);
+    for (Worker& w : workers_)
+        if (std::find(old.begin(), old.end(), w.pid) != old.end()) {
+            w.retiring = true;
+            kill(w.pid, SIGTERM);
+        }
+}
+
+inline int Master::run() {
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&wanted, sig);
+    sigprocmask(SIG_BLOCK, &wanted, nullptr);  // delivered only through sigtimedwait() below
+    for (int slot = 0; slot < worker_count_; ++slot) spawn(slot);
+
+    auto give_up = std::chrono::steady_clock::time_point::max();
+    while (!(stopping_ && workers_.empty())) {
+        timespec tick{0, 200'000'000};
+        int sig = sigtimedwait(&wanted, nullptr, &tick);
+        if (sig == SIGCHLD) reap();
+        if ((sig == SIGTERM || sig == SIGINT) && !stopping_) {
+            log_line(std::string("stopping: workers finish what they serve, for up to ") + std::to_string(grace_seconds_) + " s");
+            stopping_ = true;
+            signal_workers(SIGTERM, false);
+            give_up = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds_);
+        }
+        if (sig == SIGHUP && !stopping_) reload();
+        if (std::chrono::steady_clock::now() > give_up) {
+            log_line("grace period over: killing the workers left");
+            signal_workers(SIGKILL, false);
+            give_up = std::chrono::steady_clock::time_point::max();
+        }
+        reap();  // SIGCHLDs merge: a missed one is caught here
+    }
+    return 0;
+}
 
 }  // namespace one

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cctype>
+#include <fcntl.h>
 #include <ctime>
 #include <map>
 #include <string>
@@ -98,6 +99,32 @@ TEST_CASE("Content-Length is the body's size, whatever bytes it holds") {
 
     r.body.assign(1 << 20, 'x');
     CHECK(write(r).headers["Content-Length"] == "1048576");
+}
+
+TEST_CASE("a file body: Content-Length is the range's, and the head is all that is appended") {
+    Response r;
+    r.file = {one::Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)), 100, 5000};
+    REQUIRE(r.file);
+    Written w = write(r);
+    CHECK(w.headers["Content-Length"] == "5000");
+    CHECK(w.body.empty());  // the connection sends the file after the head
+    CHECK(content_length(r) == 5000);
+    CHECK(sends_body(r));
+    r.head_only = true;
+    CHECK_FALSE(sends_body(r));
+}
+
+TEST_CASE("a 304 describes no body: no Content-Length, no Content-Type, no bytes") {
+    Response r = hello();
+    r.status = 304;
+    r.extra_headers = "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+    Written w = write(r);
+    CHECK(w.status_line == "HTTP/1.1 304 Not Modified");
+    CHECK(w.headers.count("Content-Length") == 0);
+    CHECK(w.headers.count("Content-Type") == 0);
+    CHECK(w.headers["Last-Modified"] == "Sun, 06 Nov 1994 08:49:37 GMT");
+    CHECK(w.body.empty());
+    CHECK_FALSE(sends_body(r));
 }
 
 TEST_CASE("Connection: keep-alive or close, as the response says") {

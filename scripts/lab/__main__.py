@@ -141,7 +141,7 @@ def cmd_report(a):
     columns = a.columns.split(",")
     print()
     print(report.table(flat, columns))
-    notes = list(a.note)
+    notes = list(a.note) + report.targets(flat, a.target)
     for r, row in zip(flat, rows):
         if r["limited_by"]:
             notes.append(f"{r['label']} ({r['server']}): {r['limited_by']}")
@@ -222,6 +222,8 @@ def main():
     r.add_argument("--plot", action="append", default=[],
                    help="name|title|x label|y key|y label[|logx][|logy]; several y keys and labels, comma-separated, make one figure of panels")
     r.add_argument("--note", action="append", default=[])
+    r.add_argument("--target", action="append", default=[],
+                   help="key|label|server|other|most: print whether server's key is at most `most` times other's")
     r.add_argument("--summary", help="label of the row that stands for the chapter in the tour")
     r.add_argument("--summary-idle", help="label of the row whose memory per idle connection the tour shows")
     r.set_defaults(run=cmd_report)

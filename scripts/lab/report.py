@@ -33,7 +33,16 @@ def flatten(row):
         "accepts_by_worker": "/".join(str(w["accepted"]) for w in sorted(row["workers"], key=lambda w: w["slot"]))
         if row.get("workers") else None,
         "empty_wakeups": sum(w["empty_wakeups"] for w in row["workers"]) if row.get("workers") else None,
+        **per_mib(lg, sv),
     }
+
+
+def per_mib(lg, sv):
+    """Bytes as well as requests: MiB/s received by loadgen (heads included) and server CPU per MiB,
+    for labs whose responses are large (07's files). CPU per MiB is None where CPU per request is."""
+    mib = lg.get("bytes_received", 0) / 2**20
+    return {"mib_per_s": round(mib / lg["duration_s"], 1) if mib and lg.get("duration_s") else None,
+            "cpu_us_per_mib": round(sv["cpu_s"] * 1e6 / mib, 1) if mib and sv["cpu_us_per_request"] is not None else None}
 
 
 def derive_memory_per_idle(rows):
@@ -55,7 +64,27 @@ COLUMNS = {  # key: (heading, format)
     "syscalls_per_request": ("syscalls/req", "{:.2f}"), "threads": ("threads", "{}"), "rss_mib": ("RSS MiB", "{:.1f}"),
     "vm_mib": ("VM MiB", "{:,.0f}"), "switches_per_s": ("ctx sw/s", "{:,}"), "mem_per_idle_kib": ("KiB/idle conn", "{:.2f}"),
     "accepts_by_worker": ("accepts by worker", "{}"), "empty_wakeups": ("empty wake-ups", "{:,}"),
+    "mib_per_s": ("MiB/s", "{:,.1f}"), "cpu_us_per_mib": ("CPU us/MiB", "{:,.1f}"),
 }
+
+
+def targets(flat_rows, specs):
+    """One line per --target "key|label|server|other|most": is `server`'s `key` in the row labelled
+    `label` at most `most` times `other`'s? Measured, never assumed: a missing row says so."""
+    lines = []
+    for spec in specs:
+        key, label, server, other, most = spec.split("|")
+        find = lambda name: next((r for r in flat_rows if r["label"] == label and r["server"] == name), {})
+        a, b = find(server).get(key), find(other).get(key)
+        errors = (find(server).get("errors") or 0) + (find(other).get("errors") or 0)
+        if a is None or not b or errors:
+            why = f"{errors} errors in the runs" if errors else "not measured"
+            lines.append(f"target ({label}): {server} at most {most}x {other} in {COLUMNS[key][0]}: {why}")
+            continue
+        verdict = "met" if a / b <= float(most) else "NOT met"
+        lines.append(f"target ({label}): {server} {COLUMNS[key][0]} {a:,.1f} = {a / b:.2f}x {other}'s {b:,.1f} "
+                     f"(target: at most {most}x): {verdict}")
+    return lines
 
 
 def table(flat_rows, columns):

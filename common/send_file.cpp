@@ -1,0 +1,71 @@
+// send_file: the head with sendmsg, the body with sendfile (or pread and sendmsg), never blocking.
+#include "send_file.hpp"
+
+#include <algorithm>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace one {
+namespace {
+
+constexpr size_t kSendfileMax = 0x7ffff000;  // the most one sendfile() moves (sendfile(2), NOTES)
+
+// One sendmsg of up to two pieces, `first` then `second`. `more`: MSG_MORE, more follows at once.
+IoResult send_pieces(int socket, std::string_view first, std::span<const char> second, bool more) {
+    if (!more && (first.empty() || second.empty())) return write_some(socket, first.empty() ? second : first);
+    iovec pieces[2] = {{const_cast<char*>(first.data()), first.size()}, {const_cast<char*>(second.data()), second.size()}};
+    msghdr message{};
+    message.msg_iov = pieces;
+    message.msg_iovlen = second.empty() ? 1 : 2;
+    int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
+    ssize_t n = retry_eintr([&] { return ::sendmsg(socket, &message, flags); });
+    return n < 0 ? IoResult{0, errno} : IoResult{n, 0};
+}
+
+// Up to `most` bytes of the file range, straight from the page cache to the socket. 0 bytes
+// means the file ended early. The offset is passed in, so the file's own position never moves.
+IoResult sendfile_some(int socket, const http::FileBody& file, size_t most) {
+    off_t offset = file.offset;
+    ssize_t n = retry_eintr([&] { return ::sendfile(socket, file.fd.get(), &offset, std::min(most, kSendfileMax)); });
+    return n < 0 ? IoResult{0, errno} : IoResult{n, 0};
+}
+
+// The same bytes the long way: into our buffer, then out of it, together with what is left of the
+// head. What the socket does not take is read again next time: no buffer is kept per connection.
+IoResult copy_some(int socket, std::string_view head, const http::FileBody& file, size_t most, std::string& scratch) {
+    size_t want = std::min({most, file.length, scratch.size()});
+    ssize_t got = want ? retry_eintr([&] { return ::pread(file.fd.get(), scratch.data(), want, file.offset); }) : 0;
+    if (got < 0) return {0, errno};
+    if (want > 0 && got == 0) return {0, 0};  // the file ended early
+    return send_pieces(socket, head, {scratch.data(), static_cast<size_t>(got)}, false);
+}
+
+// One system call's worth: the rest of the head (with the first of the file where that saves a
+// call), or the next piece of the file.
+IoResult send_step(int socket, std::string_view head, const http::FileBody& file, size_t most, FileOutput& output) {
+    if (output.how == FileSending::Copy && file.length > 0) return copy_some(socket, head, file, most, output.scratch);
+    if (!head.empty()) return send_pieces(socket, head, {}, file.length > 0);
+    return sendfile_some(socket, file, std::min(most, file.length));
+}
+
+}  // namespace
+
+Sent send_output(int socket, std::string_view head, size_t& sent, http::FileBody& file, FileOutput& output) {
+    size_t budget = output.per_turn;
+    while (sent < head.size() || (file.length > 0 && budget > 0)) {
+        size_t head_left = head.size() - sent;
+        IoResult r = send_step(socket, head.substr(sent), file, budget, output);
+        if (r.would_block()) return Sent::Partly;
+        if (!r.ok() || r.n == 0) return Sent::Failed;  // EPIPE, ECONNRESET, EIO; or a file that shrank
+        size_t n = static_cast<size_t>(r.n);
+        size_t from_file = n - std::min(n, head_left);  // the head's bytes went first
+        sent += n - from_file;
+        file.offset += static_cast<off_t>(from_file);
+        file.length -= from_file;
+        budget -= std::min(budget, from_file);
+    }
+    return file.length > 0 ? Sent::Partly : Sent::All;
+}
+
+}  // namespace one

@@ -99,7 +99,12 @@ void discard(Connection& c, LoopShared& s) {
 void on_readable(Connection& c, LoopShared& s) {
     if (c.waiting == Waiting::Linger) return discard(c, s);
     if (c.waiting != Waiting::Request) return;  // an edge-triggered report while we wait to write
-    do {
+    c.more_to_read = false;
+    for (int reads = 0; c.waiting == Waiting::Request; ++reads) {
+        if (reads == (s.edge_triggered ? kReadsPerTurn : 1)) {
+            c.more_to_read = s.edge_triggered;  // its share is spent; the edge will not come again
+            break;
+        }
         bool fresh = c.in.empty();  // nothing pending: read into the shared buffer, copy nothing
         std::span<char> into = fresh ? std::span<char>(s.read_scratch) : c.in.writable(kConnectionReadSize);
         IoResult r = read_some(c.fd.get(), into);
@@ -121,7 +126,7 @@ void on_readable(Connection& c, LoopShared& s) {
             c.in.consume(answer_and_write(c, s, c.in.readable()));
         }
         settle(c);
-    } while (s.edge_triggered && c.waiting == Waiting::Request);
+    }
     settle(c);
 }
 

@@ -35,6 +35,8 @@ struct Connection {
     Waiting waiting = Waiting::Request;
     Interest watched;               // what the poller was last told, so unchanged interest costs no syscall
     bool peer_done = false;         // the client shut its sending side (read returned 0)
+    bool more_to_read = false;      // edge-triggered: stopped at its share of a turn, not at EAGAIN: come back to it
+    bool resume_queued = false;     // ...and the loop has it on its list for that, once
     bool close_after_write = false;  // the last response said Connection: close
     bool linger_after_write = false;  // ...and unread bytes may follow, or it was an error
     http::RequestParser parser;
@@ -57,7 +59,11 @@ struct LoopShared {
     FileOutput files;               // how file bodies go out: sendfile, or --copy through a shared buffer
 };
 
-// The socket is readable: read, serve every complete request, write the answers.
+// The socket is readable: read, serve every complete request, write the answers. Level-triggered,
+// one read: the poller reports the socket again while bytes are left. Edge-triggered, it reads
+// until EAGAIN, but at most kReadsPerTurn times: a client that keeps sending must not keep the
+// loop from everyone else. It then sets more_to_read, and the loop calls again next turn.
+inline constexpr int kReadsPerTurn = 4;
 void on_readable(Connection& c, LoopShared& shared);
 // The socket is writable: write what is queued (bytes, then a file range); once it is all gone, go on serving.
 void on_writable(Connection& c, LoopShared& shared);

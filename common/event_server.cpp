@@ -58,10 +58,6 @@ int EventServer::make_waker(std::function<void()> on_wake) {
     return waker_.get();
 }
 
-bool EventServer::between_requests(const Connection& c) const {
-    return c.waiting == Waiting::Request && c.in.empty() && !c.parser.started();
-}
-
 // Closing a keep-alive connection between requests races with a request the client may be sending
 // at that very moment, and that request would fail. So rather than close them, answer each
 // connection's next request with Connection: close, and close the ones that stay quiet for a second.
@@ -69,27 +65,54 @@ void EventServer::stop_gracefully() {
     if (stopping_) return;
     stopping_ = true;
     shared_.closing_all = true;
+    // Clients the kernel has already accepted for us would be reset when the listener closes:
+    // take them first, and serve them like the rest (one answer, then Connection: close).
+    if (!accept_paused_) accept_clients();
     poller_.forget(listener_.get());
     listener_.reset();  // new clients go to the other workers sharing the port, or wait for a new one
     accept_paused_ = false;
+    // Every connection on the idle list gets the shorter timeout, not only the quiet ones: the list
+    // is kept in deadline order by giving all its members one timeout, and a connection left with
+    // its old 60 s deadline at the front would hold back the 1 s ones behind it.
     idle_.timeout = std::min<Clock::duration>(idle_.timeout, std::chrono::seconds(1));
     Clock::time_point now = Clock::now();
     for (auto& c : by_fd_)
-        if (c && between_requests(*c)) idle_.arm(c->timer, now);
+        if (c && c->timer.list == &idle_) idle_.arm(c->timer, now);
 }
 
 void EventServer::run_once(int longest_wait_ms) {
-    int timeout = next_timeout_ms(Clock::now());
+    resuming_.swap(resume_);  // left over from the last turn; this turn's go to resume_, for the next
+    int timeout = resuming_.empty() ? next_timeout_ms(Clock::now()) : 0;  // work waiting: look, do not sleep
     if (longest_wait_ms >= 0 && (timeout < 0 || timeout > longest_wait_ms)) timeout = longest_wait_ms;
     fired_.clear();
     poller_.wait(fired_, timeout);
     for (const Fired& f : fired_) dispatch(f);
+    resume_readers();
     Clock::time_point now = Clock::now();
     expire_deadlines(now);
     if (accept_paused_ && now >= accept_resume_at_ && !stopping_) {
         accept_paused_ = false;
         poller_.watch(listener_.get(), 0, {true, false});
     }
+}
+
+Connection* EventServer::find(int fd, uint32_t generation) {
+    Connection* c = static_cast<size_t>(fd) < by_fd_.size() ? by_fd_[fd].get() : nullptr;
+    return c && c->generation == generation ? c : nullptr;
+}
+
+// After this turn's events, the connections that stopped at their share of the last turn: so a
+// client that never pauses is served once a turn, like everyone else, and nobody starves.
+void EventServer::resume_readers() {
+    for (const Fired& f : resuming_) {
+        Connection* c = find(f.fd, f.generation);
+        if (!c) continue;  // closed since
+        c->resume_queued = false;
+        if (!c->more_to_read) continue;  // an error event this turn read it to the end
+        on_readable(*c, shared_);
+        update(*c);
+    }
+    resuming_.clear();
 }
 
 void EventServer::dispatch(const Fired& f) {
@@ -101,14 +124,16 @@ void EventServer::dispatch(const Fired& f) {
         return;
     }
     if (f.generation == 0 && f.fd == listener_.get()) return accept_clients();
-    Connection* c = static_cast<size_t>(f.fd) < by_fd_.size() ? by_fd_[f.fd].get() : nullptr;
     // Earlier in this batch the connection on this fd may have been closed and the fd reused by a
     // new client: the event is about the old one. The generation tells them apart.
-    if (!c || c->generation != f.generation) {
+    Connection* c = find(f.fd, f.generation);
+    if (!c) {
         ++stale_events_;
         return;
     }
-    if (f.readable || f.failed) on_readable(*c, shared_);
+    // A connection owed a turn is read in resume_readers, after everyone else: reading it here too
+    // would give the client that never pauses two shares of the turn.
+    if ((f.readable && !c->resume_queued) || f.failed) on_readable(*c, shared_);
     if (f.writable || f.failed) on_writable(*c, shared_);
     update(*c);
 }
@@ -172,6 +197,10 @@ void EventServer::add_connection(Fd client) {
 
 void EventServer::update(Connection& c) {
     if (c.waiting == Waiting::Nothing) return close_connection(c);
+    if (c.more_to_read && !c.resume_queued) {
+        resume_.push_back({c.fd.get(), c.generation, true, false, false});
+        c.resume_queued = true;
+    }
     Interest want = interest_of(c);
     if (!(want == c.watched)) {
         poller_.watch(c.fd.get(), c.generation, want);

@@ -62,11 +62,12 @@ private:
     void accept_clients();
     void add_connection(Fd client);
     void update(Connection& c);  // after I/O: tell the poller, move the timer, or close
+    Connection* find(int fd, uint32_t generation);  // the connection an event is about, or null if it is gone
+    void resume_readers();       // edge-triggered: connections that stopped at their share last turn
     void close_connection(Connection& c);
     void expire_deadlines(Clock::time_point now);
     int next_timeout_ms(Clock::time_point now) const;
     void pause_accepting(Clock::time_point now);
-    bool between_requests(const Connection& c) const;
 
     Fd listener_;
     Fd waker_;
@@ -82,6 +83,7 @@ private:
     uint32_t next_generation_ = 1;  // 0 is the listener's
     size_t stale_events_ = 0;
     std::vector<Fired> fired_;
+    std::vector<Fired> resume_, resuming_;  // connections with more_to_read, for the next turn
     DeadlineList idle_, header_, linger_;
     bool accept_paused_ = false;
     Clock::time_point accept_resume_at_{};

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <sys/socket.h>
 #include <thread>
 
 using namespace one::test;
@@ -83,6 +84,37 @@ TEST_CASE("slowloris: 200 clients that never finish their heads are cut off, and
     slow.clear();
     for (int i = 0; i < 250 && server.open_fds() > fds_before; ++i) std::this_thread::sleep_for(20ms);
     CHECK(server.open_fds() == fds_before);
+}
+
+TEST_CASE("a client that pipelines without pause does not starve the others") {
+    // Edge-triggered, a loop that reads "until EAGAIN" never gets there with this client: the
+    // connection must be put aside after its share and the others served (chapter 05's --edge).
+    ServerProcess server;
+    Client greedy(server.port());
+    // Big requests with small answers that take a moment of CPU each: the client sends faster
+    // than the server can read, so the server never finds the socket empty nor its output full.
+    std::string batch, big = get("/cpu?n=200000", "X-Pad: " + std::string(8000, 'p') + "\r\n");
+    for (int i = 0; i < 50; ++i) batch += big;
+    std::atomic<bool> done{false};
+    std::thread sender([&] {
+        while (!done && greedy.send(batch)) {
+        }
+    });
+    std::thread reader([&] {  // reads and drops the answers, so the greedy client is never held back
+        char sink[64 * 1024];
+        while (!done && ::recv(greedy.fd(), sink, sizeof sink, 0) > 0) {
+        }
+    });
+    std::this_thread::sleep_for(200ms);
+    Client normal(server.port(), 1000);  // a loop stuck on the greedy client would fail this patience
+    for (int i = 0; i < 20; ++i) {
+        REQUIRE(normal.send(get("/hello")));
+        CHECK(normal.read_reply().body == "Hello, World!");
+    }
+    done = true;
+    ::shutdown(greedy.fd(), SHUT_RDWR);  // wakes both threads
+    sender.join();
+    reader.join();
 }
 
 TEST_CASE("beyond --max-connections a client gets 503 and a close") {

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,14 +39,23 @@ public:
     int run();
 
 private:
+    using Clock = std::chrono::steady_clock;
     struct Worker {
         pid_t pid;
         int slot;
-        bool retiring;  // replaced by a reload, or told to stop: not restarted when it exits
+        bool retiring;          // replaced by a reload, or told to stop: not restarted when it exits
+        Clock::time_point born;
+    };
+    struct Restart {            // a slot whose worker died young, to be started again later
+        int slot;
+        Clock::time_point at;
     };
 
     pid_t spawn(int slot);
     void reap();
+    void restart(int slot, Clock::time_point born);
+    void restart_due();
+    void stop();
     void signal_workers(int sig, bool current_only);
     void reload();
     int listener_for(int slot) const { return listeners_[listeners_.size() == 1 ? 0 : static_cast<size_t>(slot)].get(); }
@@ -55,6 +65,8 @@ private:
     int grace_seconds_;
     WorkerMain worker_main_;
     std::vector<Worker> workers_;
+    std::vector<Restart> restarts_;
+    Clock::duration backoff_ = std::chrono::seconds(1);  // doubles while workers keep dying young
     bool stopping_ = false;
 };
 
@@ -65,6 +77,7 @@ inline std::string describe_exit(int status) {
 }
 
 inline pid_t Master::spawn(int slot) {
+    pid_t master = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         log_line(std::string("fork: ") + std::strerror(errno));
@@ -74,14 +87,50 @@ inline pid_t Master::spawn(int slot) {
         sigset_t none;  // the master blocks the signals it waits for; a worker must feel them
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);  // a master killed outright takes its workers with it
+        if (getppid() != master) _exit(0);  // ...even one killed before that line
         // Keep only this slot's listener: the others belong to other workers.
         Fd own(::dup(listener_for(slot)));
         listeners_.clear();
-        worker_main_(slot, std::move(own));
+        try {
+            worker_main_(slot, std::move(own));
+        } catch (const std::exception& e) {  // never unwind into the master's code: this is another process
+            log_line("worker " + std::to_string(slot) + ": " + e.what());
+            _exit(1);
+        }
         _exit(0);
     }
-    workers_.push_back({pid, slot, false});
+    workers_.push_back({pid, slot, false, Clock::now()});
     return pid;
+}
+
+// A worker that dies at once (it cannot open what it needs, say) would die again at once if
+// restarted at once, in a loop as fast as fork(). So a worker that lived under a second is restarted
+// after a pause that doubles each time, up to half a minute; one that lived longer, at once.
+inline void Master::restart(int slot, Clock::time_point born) {
+    Clock::time_point now = Clock::now();
+    if (now - born >= std::chrono::seconds(1)) {
+        backoff_ = std::chrono::seconds(1);
+        log_line("restarting worker " + std::to_string(slot));
+        spawn(slot);
+        return;
+    }
+    auto pause = std::chrono::duration_cast<std::chrono::milliseconds>(backoff_);
+    log_line("worker " + std::to_string(slot) + " died young: restarting it in " + std::to_string(pause.count()) + " ms");
+    restarts_.push_back({slot, now + backoff_});
+    backoff_ = std::min<Clock::duration>(backoff_ * 2, std::chrono::seconds(30));
+}
+
+inline void Master::restart_due() {
+    Clock::time_point now = Clock::now();
+    for (size_t i = 0; i < restarts_.size();) {
+        if (restarts_[i].at > now) {
+            ++i;
+            continue;
+        }
+        spawn(restarts_[i].slot);
+        restarts_.erase(restarts_.begin() + static_cast<long>(i));
+    }
 }
 
 inline void Master::reap() {
@@ -92,10 +141,7 @@ inline void Master::reap() {
         Worker gone = *it;
         workers_.erase(it);
         log_line("worker " + std::to_string(gone.slot) + " (pid " + std::to_string(pid) + ") " + describe_exit(status));
-        if (!gone.retiring && !stopping_) {
-            log_line("restarting worker " + std::to_string(gone.slot));
-            spawn(gone.slot);
-        }
+        if (!gone.retiring && !stopping_) restart(gone.slot, gone.born);
     }
 }
 
@@ -122,6 +168,17 @@ inline void Master::reload() {
         }
 }
 
+// Each worker accepts what its listener already holds, then closes it; the master closes its own
+// copies, so the sockets go away and a client that comes now is refused at once rather than
+// left in an accept queue nobody will read, to be reset when the master exits.
+inline void Master::stop() {
+    log_line(std::string("stopping: workers finish what they serve, for up to ") + std::to_string(grace_seconds_) + " s");
+    stopping_ = true;
+    restarts_.clear();
+    signal_workers(SIGTERM, false);
+    listeners_.clear();
+}
+
 inline int Master::run() {
     sigset_t wanted;
     sigemptyset(&wanted);
@@ -135,12 +192,11 @@ inline int Master::run() {
         int sig = sigtimedwait(&wanted, nullptr, &tick);
         if (sig == SIGCHLD) reap();
         if ((sig == SIGTERM || sig == SIGINT) && !stopping_) {
-            log_line(std::string("stopping: workers finish what they serve, for up to ") + std::to_string(grace_seconds_) + " s");
-            stopping_ = true;
-            signal_workers(SIGTERM, false);
+            stop();
             give_up = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds_);
         }
         if (sig == SIGHUP && !stopping_) reload();
+        if (!stopping_) restart_due();
         if (std::chrono::steady_clock::now() > give_up) {
             log_line("grace period over: killing the workers left");
             signal_workers(SIGKILL, false);

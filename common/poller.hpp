@@ -1,5 +1,5 @@
 // poller: the one thing chapters 03, 04 and 05 do differently. Each chapter implements this small
-// interface with its own readiness API (select, poll, epoll), in its own server.cpp; everything
+// interface with its own readiness API (select, poll, epoll), in its own poller.hpp; everything
 // else about the event loop is shared (common/event_server.cpp), as Redis shares ae.c between
 // ae_select.c and ae_epoll.c. Diff two chapters and you see exactly what the new API changes.
 #pragma once

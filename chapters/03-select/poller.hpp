@@ -10,6 +10,7 @@
 // be watched at all. Such a client gets 503, because FD_SET on it would write past the bitmap.
 #pragma once
 
+#include "common/log.hpp"
 #include "common/poller.hpp"
 #include "common/sys.hpp"
 
@@ -25,6 +26,7 @@ public:
     SelectPoller() {
         FD_ZERO(&read_set_);
         FD_ZERO(&write_set_);
+        log_line("select() cannot watch descriptors numbered " + std::to_string(FD_SETSIZE) + " or above: their clients get 503");
     }
 
     bool watch(int fd, uint32_t generation, Interest interest) override {

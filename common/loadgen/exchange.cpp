@@ -24,6 +24,7 @@ void Worker::finish_connect(Connection& c, int64_t now) {
     c.phase = Phase::Active;
     c.deadline_ns = 0;
     watch(c, EPOLL_CTL_MOD, EPOLLIN);
+    if (opening_crowd_ && c.role != Role::Idle) return;  // connected early, to start with the clock
     if (c.role == Role::Slow) trickle(c, now);
     else pump(c, now);
 }
@@ -227,7 +228,7 @@ void Worker::idle_settled(Connection& c, Phase next, int64_t now) {
     c.phase = next;
     c.deadline_ns = 0;
     --idle_opening_;
-    if (idle_opening_ == 0 && next_idle_ == connections_.size()) stats.idle_ready_ns = now - run_.start_ns;
+    if (crowd_settled()) stats.idle_ready_ns = now - run_.crowd_start_ns;
 }
 
 // A held idle connection turned readable: the server closed it (or said something unasked).

@@ -61,6 +61,14 @@ void print_progress(const std::vector<std::unique_ptr<Worker>>& workers, const S
     last_completed = completed;
 }
 
+// Waits until every worker has its share of the idle crowd held (or failed), or a signal says stop.
+void wait_for_crowd(SharedRun& run, int workers) {
+    while (run.crowds_settled.load(std::memory_order_acquire) < workers) {
+        if (g_interrupted) run.stop = true;  // the workers leave their crowd loops at once, and the run ends
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
 // Sleeps through the run in short steps. Returns the CPU seconds used inside the measured window.
 double watch(const std::vector<std::unique_ptr<Worker>>& workers, SharedRun& run, bool progress) {
     double cpu_at_start = -1, cpu_at_end = 0;
@@ -103,11 +111,20 @@ int run_load(Options& o) {
     SharedRun run;
     auto workers = make_workers(o, run, budget.idle);
     run.request_limit = o.requests;
+    run.crowd_start_ns = now_ns();
+    std::vector<std::thread> threads;
+    for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+    wait_for_crowd(run, static_cast<int>(workers.size()));
+    // The lab waits for this line: its own clock starts with it.
+    std::printf("starting:    %.2f s of warm-up, then %.2f s measured", o.warmup_s, o.duration_s);
+    if (budget.idle > 0) std::printf(" (the idle crowd settled in %.2f s)", static_cast<double>(now_ns() - run.crowd_start_ns) / 1e9);
+    std::printf("\n");
+    std::fflush(stdout);
     run.start_ns = now_ns();
     run.window_start_ns = run.start_ns + static_cast<int64_t>(o.warmup_s * 1e9);
     run.window_end_ns = run.window_start_ns + static_cast<int64_t>(o.duration_s * 1e9);
-    std::vector<std::thread> threads;
-    for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+    run.go.store(true, std::memory_order_release);
+    run.go.notify_all();
     double cpu = watch(workers, run, o.warmup_s + o.duration_s > kProgressAfterS);
     for (auto& t : threads) t.join();
 

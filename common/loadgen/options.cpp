@@ -20,7 +20,7 @@ void add_load_shape(CLI::App& cli, Options& o) {
         ->capture_default_str()->check(CLI::Range(1, 1024));
     cli.add_option("-R,--rate", o.rate, "open loop: requests/s over all busy connections (0: closed loop)")
         ->capture_default_str()->check(CLI::Range(0.0, 1e8));
-    cli.add_option("--idle", o.idle, "connections that ask once, then stay open and silent")
+    cli.add_option("--idle", o.idle, "connections that ask once, then stay open and silent; they open before the busy ones, and the warm-up starts once all are held")
         ->capture_default_str()->check(CLI::Range(0, 1000000));
     cli.add_option("--slow", o.slow, "clients that send each request one byte at a time")
         ->capture_default_str()->check(CLI::Range(0, 100000));

@@ -63,8 +63,28 @@ Worker::~Worker() = default;
 
 void Worker::run() {
     int64_t now = now_ns();
+    next_housekeeping_ns_ = now + kHousekeepingNs;
+    // Busy and slow connections connect first, so that they hold the server's lowest descriptors
+    // (select's wall at 1024 then falls on the crowd, not on them), but they send nothing until
+    // the crowd is settled and the clock starts.
     for (size_t i = 0; i < slow_end_; ++i) open(connections_[i], now);
     open_idle_wave(now);
+    while (!crowd_settled() && !run_.stop.load(std::memory_order_relaxed)) {
+        loop_turn(now);
+        now = now_ns();
+    }
+    run_.crowds_settled.fetch_add(1, std::memory_order_release);
+    run_.crowds_settled.notify_all();
+    run_.go.wait(false, std::memory_order_acquire);  // the timeline is set after this
+    opening_crowd_ = false;
+    if (run_.stop.load(std::memory_order_relaxed)) return finish();
+    now = now_ns();
+    for (size_t i = 0; i < slow_end_; ++i) {  // the ones still connecting start in finish_connect
+        Connection& c = connections_[i];
+        if (c.phase != Phase::Active) continue;
+        if (c.role == Role::Slow) trickle(c, now);
+        else pump(c, now);
+    }
     next_housekeeping_ns_ = now + kHousekeepingNs;
     next_trickle_ns_ = now + int64_t{options_.slow_interval_ms} * 1'000'000;
     while (!run_.stop.load(std::memory_order_relaxed) && now < run_.window_end_ns) {
@@ -80,8 +100,8 @@ void Worker::loop_turn(int64_t now) {
     // Each event gets its own time: the events late in a big batch really were handled later.
     for (int i = 0; i < n; ++i) dispatch(events_[static_cast<size_t>(i)], now_ns());
     now = now_ns();
-    if (slot_period_ns_ > 0) release_slots(now);
-    if (slow_end_ > busy_end_ && now >= next_trickle_ns_) trickle_slow(now);
+    if (slot_period_ns_ > 0 && !opening_crowd_) release_slots(now);
+    if (slow_end_ > busy_end_ && !opening_crowd_ && now >= next_trickle_ns_) trickle_slow(now);
     if (now >= next_housekeeping_ns_) housekeeping(now);
     if (idle_opening_ < kIdleWave && next_idle_ < connections_.size()) open_idle_wave(now);
     progress_completed.store(stats.completed_total, std::memory_order_relaxed);
@@ -134,6 +154,7 @@ void Worker::open_idle_wave(int64_t now) {
 }
 
 int64_t Worker::next_wake() const {
+    if (opening_crowd_) return next_housekeeping_ns_;
     int64_t wake = std::min(next_housekeeping_ns_, run_.window_end_ns);
     if (slot_period_ns_ > 0) wake = std::min(wake, slot_time(next_slot_));
     if (slow_end_ > busy_end_) wake = std::min(wake, next_trickle_ns_);

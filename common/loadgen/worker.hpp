@@ -16,11 +16,16 @@
 
 namespace one::loadgen {
 
-// What all workers share: the timeline, fixed before they start, and the stop signals.
+// What all workers share: the timeline and the stop signals. The idle crowd opens first, and the
+// clock starts only once every worker has settled its share: `go` publishes the timeline, which
+// is fixed from then on, so opening thousands of connections is never part of what is measured.
 struct SharedRun {
-    int64_t start_ns = 0;         // connections open; the warm-up begins
-    int64_t window_start_ns = 0;  // the measured window begins
-    int64_t window_end_ns = 0;    // it ends, and the run with it
+    int64_t crowd_start_ns = 0;               // the idle crowd starts to open (before the threads start)
+    std::atomic<int> crowds_settled{0};       // workers whose idle connections are all held or failed
+    std::atomic<bool> go{false};              // the timeline below is set: the busy connections start sending
+    int64_t start_ns = 0;                     // the busy connections start sending; the warm-up begins
+    int64_t window_start_ns = INT64_MAX;      // the measured window begins
+    int64_t window_end_ns = INT64_MAX;        // it ends, and the run with it
     uint64_t request_limit = 0;   // --requests: the window ends early at this many (0: no limit)
     std::atomic<bool> stop{false};
     std::atomic<uint64_t> measured{0};        // only counted when request_limit is set
@@ -61,6 +66,7 @@ private:
     void housekeeping(int64_t now);
     void trickle_slow(int64_t now);
     void open_idle_wave(int64_t now);
+    bool crowd_settled() const { return idle_opening_ == 0 && next_idle_ == connections_.size(); }
     int64_t next_wake() const;
     void finish();
 
@@ -107,6 +113,7 @@ private:
     double slot_phase_ = 0;                // open loop: offset, in slots, so threads interleave
     int64_t next_housekeeping_ns_ = 0;
     int64_t next_trickle_ns_ = 0;
+    bool opening_crowd_ = true;            // before `go`: only the idle connections are open
 };
 
 }  // namespace one::loadgen

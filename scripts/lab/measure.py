@@ -1,9 +1,12 @@
 """measure: drive a server with loadgen and watch it while the load runs.
 
 The measured window is loadgen's: it warms up for --warmup seconds, then counts for --duration.
-The server is sampled over the same window: CPU and context switches from /proc at both ends,
+With an idle crowd (--idle), loadgen opens the crowd first and starts its warm-up only once every
+idle connection is held; it prints "starting: ..." when its warm-up begins, and the lab starts its
+own clock at that line, so opening the crowd is outside the window on both sides. The server is sampled over the same window: CPU and context switches from /proc at both ends,
 memory and threads every quarter second, syscalls with perf's tracepoints (or strace -c -f when
-perf is missing). Every figure is divided by the requests loadgen counted in that window."""
+perf is missing). Every figure is divided by the requests of that window: loadgen's rate times
+the window's length."""
 import json
 import os
 import signal
@@ -167,6 +170,19 @@ class Sampler(threading.Thread):
                 "vm_kib": peak("vm_kib"), "threads": peak("threads"), "fds": peak("fds"), "processes": len(s[-1]["pids"])}
 
 
+def wait_for_crowd(client, log):
+    """Reads loadgen's output up to the line that starts its warm-up (the one after the idle crowd
+    is held, or the first when there is no crowd), then copies the rest to the log in the
+    background. False if loadgen ended first."""
+    for line in client.stdout:
+        log.write(line)
+        log.flush()
+        if line.startswith(b"starting:"):
+            threading.Thread(target=lambda: [log.write(rest) for rest in client.stdout], daemon=True).start()
+            return True
+    return False
+
+
 def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, beside_seconds=0.0, signal_at=None):
     """Runs loadgen against 127.0.0.1:port and returns {"loadgen": ..., "server": ...}.
 
@@ -186,7 +202,14 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
         other = subprocess.Popen([loadgen_path(), "--target", f"127.0.0.1:{port}", "--warmup", "0",
                                   "--duration", str(beside_seconds), *beside], stdout=log, stderr=log)
         time.sleep(0.1)  # connected first: a one-client-at-a-time server takes it first
-    client = subprocess.Popen(cmd, stdout=log, stderr=log)
+    client = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log)
+    if not wait_for_crowd(client, log):
+        client.wait()
+        raise LabError(f"loadgen ended before its crowd was held: {' '.join(cmd)}; see {state_dir()}/loadgen.log")
+    # Our window sits inside loadgen's: it starts when loadgen's does (or a few ms later, the time
+    # its line took to reach us), and ends a little before, so that the end of the run (loadgen
+    # closing every connection, a crowd's included) is never counted as the server's work.
+    loadgen_window_end = time.time() + warmup + duration
     time.sleep(warmup)
     syscalls.enable()
     before = procs.snapshot(pid)
@@ -195,7 +218,7 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
     started = time.time()
     if signal_at:
         threading.Timer(signal_at[0], os.kill, (pid, signal_at[1])).start()
-    time.sleep(max(0.0, duration - (time.time() - started)))
+    time.sleep(max(0.0, loadgen_window_end - min(0.1, duration / 10) - time.time()))
     after = procs.snapshot(pid)
     syscalls.disable()
     window = time.time() - started
@@ -212,7 +235,8 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
         raise LabError(f"loadgen failed (status {client.returncode}): {' '.join(cmd)}; see {state_dir()}/loadgen.log")
     result = json.load(open(json_path))
     os.unlink(json_path)
-    requests = max(result["requests"], 1)
+    # The requests of our window: loadgen's rate over our (slightly shorter) window.
+    requests = max(result["rps"] * window, 1)
     server.update({
         "window_s": round(window, 3),
         "cpu_s": round(after["cpu_s"] - before["cpu_s"], 3),

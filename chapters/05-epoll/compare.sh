@@ -55,7 +55,14 @@ for server in 05-epoll "nginx 1"; do
   server_stop
 done
 
-lab_report --summary "100 busy" --summary-idle "memory: ${memory[-1]} idle" \
+# The targets, measured here: CPU per request against nginx, the rate kept beside the
+# largest crowd (and poll's, for contrast), memory per idle connection at the largest crowd.
+checks=(--target "cpu_us_per_request|100 busy|05-epoll|nginx (1 worker)|0.8"
+        --ratio "rps|05-epoll|$busy busy + ${crowds[-1]} idle|$busy busy + 0 idle|0.9")
+# (in quick mode the crowds are too small for memory per connection to be more than page rounding)
+[[ $LAB_MODE != quick ]] && checks+=(--ceiling "mem_per_idle_kib|memory: ${memory[-1]} idle|05-epoll|0.5"
+                                     --ratio "rps|04-poll|$busy busy + ${crowds[-1]} idle|$busy busy + 0 idle|")
+lab_report --summary "100 busy" --summary-idle "memory: ${memory[-1]} idle" "${checks[@]}" \
   --columns label,server,connections,idle,rps,p99_ms,errors,cpu_us_per_request,syscalls_per_request,threads,rss_mib,mem_per_idle_kib \
   --plot "signature|$busy busy connections beside an idle crowd|idle connections held|rps,p99_ms,cpu_us_per_request,syscalls_per_request|requests/s,p99 latency (ms),server CPU us per request,syscalls per request" \
   --note "the crowd's x value is what the server really held: 03-select turns away descriptors >= 1024 with 503"

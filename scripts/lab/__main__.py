@@ -141,7 +141,7 @@ def cmd_report(a):
     columns = a.columns.split(",")
     print()
     print(report.table(flat, columns))
-    notes = list(a.note) + report.targets(flat, a.target)
+    notes = list(a.note) + report.targets(flat, a.target) + report.ratios(flat, a.ratio) + report.ceilings(flat, a.ceiling)
     for r, row in zip(flat, rows):
         if r["limited_by"]:
             notes.append(f"{r['label']} ({r['server']}): {r['limited_by']}")
@@ -224,6 +224,10 @@ def main():
     r.add_argument("--note", action="append", default=[])
     r.add_argument("--target", action="append", default=[],
                    help="key|label|server|other|most: print whether server's key is at most `most` times other's")
+    r.add_argument("--ratio", action="append", default=[],
+                   help="key|server|label|baseline|least: server's key at label as a multiple of it at baseline (and whether it is at least `least`)")
+    r.add_argument("--ceiling", action="append", default=[],
+                   help="key|label|server|most: print whether server's key in that row is at most `most`")
     r.add_argument("--summary", help="label of the row that stands for the chapter in the tour")
     r.add_argument("--summary-idle", help="label of the row whose memory per idle connection the tour shows")
     r.set_defaults(run=cmd_report)

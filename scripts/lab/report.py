@@ -87,6 +87,40 @@ def targets(flat_rows, specs):
     return lines
 
 
+def ratios(flat_rows, specs):
+    """One line per --ratio "key|server|label|baseline|least": `server`'s `key` in the row labelled
+    `label` as a multiple of the same in the row labelled `baseline`; with `least`, whether it is at
+    least that (empty: the ratio is only shown)."""
+    lines = []
+    for spec in specs:
+        key, server, label, baseline, least = spec.split("|")
+        find = lambda name: next((r for r in flat_rows if r["label"] == name and r["server"] == server), {})
+        a, b = find(label).get(key), find(baseline).get(key)
+        if a is None or not b:
+            lines.append(f"ratio ({server}): {COLUMNS[key][0]} at '{label}' against '{baseline}': not measured")
+            continue
+        line = f"{server}: {COLUMNS[key][0]} at '{label}' is {a / b:.2f}x its value at '{baseline}' ({a:,.1f} against {b:,.1f})"
+        if least:
+            line = f"target: {line} (target: at least {least}x): {'met' if a / b >= float(least) else 'NOT met'}"
+        lines.append(line)
+    return lines
+
+
+def ceilings(flat_rows, specs):
+    """One line per --ceiling "key|label|server|most": is `server`'s `key` in the row labelled `label` at most `most`?"""
+    lines = []
+    for spec in specs:
+        key, label, server, most = spec.split("|")
+        row = next((r for r in flat_rows if r["label"] == label and r["server"] == server), {})
+        value = row.get(key)
+        if value is None:
+            lines.append(f"target ({label}): {server} {COLUMNS[key][0]} at most {most}: not measured")
+            continue
+        lines.append(f"target ({label}): {server} {COLUMNS[key][0]} {value:,.2f} (target: at most {most}): "
+                     f"{'met' if value <= float(most) else 'NOT met'}")
+    return lines
+
+
 def table(flat_rows, columns):
     head = [COLUMNS[c][0] for c in columns]
     body = [[("-" if r.get(c) is None else COLUMNS[c][1].format(r[c])) for c in columns] for r in flat_rows]

@@ -113,7 +113,7 @@ private:
     double slot_phase_ = 0;                // open loop: offset, in slots, so threads interleave
     int64_t next_housekeeping_ns_ = 0;
     int64_t next_trickle_ns_ = 0;
-    bool opening_crowd_ = true;            // before `go`: only the idle connections are open
+    bool opening_crowd_ = true;            // before `go`: the crowd opens; busy and slow connections wait, connected
 };
 
 }  // namespace one::loadgen

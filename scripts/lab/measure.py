@@ -2,9 +2,10 @@
 
 The measured window is loadgen's: it warms up for --warmup seconds, then counts for --duration.
 With an idle crowd (--idle), loadgen opens the crowd first and starts its warm-up only once every
-idle connection is held; it prints "starting: ..." when its warm-up begins, and the lab starts its
-own clock at that line, so opening the crowd is outside the window on both sides. The server is sampled over the same window: CPU and context switches from /proc at both ends,
-memory and threads every quarter second, syscalls with perf's tracepoints (or strace -c -f when
+idle connection is held. It prints "starting: ..." when its warm-up begins, and the lab starts its
+own clock at that line, so opening the crowd is outside the window on both sides; the lab's window
+ends a little before loadgen's. The server is sampled over that window: CPU and context switches
+from /proc at both ends, memory and threads every quarter second, syscalls with perf's tracepoints (or strace -c -f when
 perf is missing). Every figure is divided by the requests of that window: loadgen's rate times
 the window's length."""
 import json
@@ -171,9 +172,8 @@ class Sampler(threading.Thread):
 
 
 def wait_for_crowd(client, log):
-    """Reads loadgen's output up to the line that starts its warm-up (the one after the idle crowd
-    is held, or the first when there is no crowd), then copies the rest to the log in the
-    background. False if loadgen ended first."""
+    """Reads loadgen's output up to its "starting:" line (printed once any idle crowd is held),
+    then copies the rest to the log in the background. False if loadgen ended first."""
     for line in client.stdout:
         log.write(line)
         log.flush()

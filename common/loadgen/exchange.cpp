@@ -163,6 +163,7 @@ void Worker::record(Connection& c, Outcome outcome, int64_t started, int64_t now
     if (c.role == Role::Busy) ++stats.completed_total;
     if (outcome != Outcome::Good) return count_error(c, ErrorKind::BadStatus);
     if (c.role == Role::Slow) ++stats.slow_completed;
+    if (c.role == Role::Busy && run_.in_count_window(now)) ++stats.count_window_requests;
     if (c.role != Role::Busy || !run_.in_window(now) || !take_measured(now)) return;
     ++stats.requests;
     stats.latency_us.record((now - started + 500) / 1000);

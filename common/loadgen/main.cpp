@@ -35,6 +35,13 @@ double cpu_seconds() {
 volatile std::sig_atomic_t g_interrupted = 0;
 void on_interrupt(int) { g_interrupted = 1; }
 
+// --tail: the lab opens and closes its count window with SIGUSR1 and SIGUSR2. The handler stamps
+// the time itself (clock_gettime is async-signal-safe), so the window is exact, not polled.
+SharedRun* g_run = nullptr;
+void on_count_signal(int sig) {
+    (sig == SIGUSR1 ? g_run->count_start_ns : g_run->count_end_ns).store(now_ns(), std::memory_order_relaxed);
+}
+
 // The i-th of `parts` equal shares of `total`, the first ones one larger when it does not divide.
 int share_of(int total, int parts, int i) { return total / parts + (i < total % parts ? 1 : 0); }
 
@@ -71,27 +78,39 @@ void wait_for_crowd(SharedRun& run, int workers) {
 
 // Sleeps through the run in short steps. Returns the CPU seconds used inside the measured window.
 double watch(const std::vector<std::unique_ptr<Worker>>& workers, SharedRun& run, bool progress) {
-    double cpu_at_start = -1, cpu_at_end = 0;
+    double cpu_at_start = -1, cpu_at_end = -1;
     int64_t next_progress = progress ? run.start_ns + kSecond : INT64_MAX;
     uint64_t last_completed = 0;
-    for (int64_t now = now_ns(); now < run.window_end_ns && !run.stop.load(std::memory_order_relaxed); now = now_ns()) {
+    for (int64_t now = now_ns(); now < run.run_end_ns && !run.stop.load(std::memory_order_relaxed); now = now_ns()) {
         if (g_interrupted) {  // the measured window ends now, as when --requests is reached
             int64_t none = 0;
-            run.limit_reached_ns.compare_exchange_strong(none, std::max(now, run.window_start_ns));
+            if (now < run.window_end_ns) run.limit_reached_ns.compare_exchange_strong(none, std::max(now, run.window_start_ns));
             run.stop = true;
             break;
         }
         if (cpu_at_start < 0 && now >= run.window_start_ns) cpu_at_start = cpu_seconds();
+        if (cpu_at_end < 0 && now >= run.window_end_ns) cpu_at_end = cpu_seconds();
+        if (run.count_end_ns.load(std::memory_order_relaxed) != INT64_MAX) {  // the tail's count window closed
+            run.stop = true;
+            break;
+        }
         if (now >= next_progress) {
             print_progress(workers, run, now, last_completed);
             next_progress += kSecond;
         }
-        int64_t wake = std::min({now + kWatchStepNs, run.window_end_ns, next_progress});
+        int64_t wake = std::min({now + kWatchStepNs, run.run_end_ns, next_progress});
         if (cpu_at_start < 0) wake = std::min(wake, run.window_start_ns);
+        if (cpu_at_end < 0) wake = std::min(wake, run.window_end_ns);
         std::this_thread::sleep_for(std::chrono::nanoseconds(wake - now));
     }
-    cpu_at_end = cpu_seconds();
+    if (cpu_at_end < 0) cpu_at_end = cpu_seconds();
     return cpu_at_start < 0 ? 0 : cpu_at_end - cpu_at_start;
+}
+
+// The signalled count window's length, or 0 when it was not both opened and closed.
+double count_window_s(const SharedRun& run) {
+    int64_t start = run.count_start_ns.load(), end = run.count_end_ns.load();
+    return start < end && end != INT64_MAX ? static_cast<double>(end - start) / 1e9 : 0;
 }
 
 int run_load(Options& o) {
@@ -109,6 +128,11 @@ int run_load(Options& o) {
     std::fflush(stdout);
 
     SharedRun run;
+    if (o.tail_s > 0) {
+        g_run = &run;
+        std::signal(SIGUSR1, on_count_signal);
+        std::signal(SIGUSR2, on_count_signal);
+    }
     auto workers = make_workers(o, run, budget.idle);
     run.request_limit = o.requests;
     run.crowd_start_ns = now_ns();
@@ -123,6 +147,7 @@ int run_load(Options& o) {
     run.start_ns = now_ns();
     run.window_start_ns = run.start_ns + static_cast<int64_t>(o.warmup_s * 1e9);
     run.window_end_ns = run.window_start_ns + static_cast<int64_t>(o.duration_s * 1e9);
+    run.run_end_ns = run.window_end_ns + static_cast<int64_t>(o.tail_s * 1e9);
     run.go.store(true, std::memory_order_release);
     run.go.notify_all();
     double cpu = watch(workers, run, o.warmup_s + o.duration_s > kProgressAfterS);
@@ -132,7 +157,8 @@ int run_load(Options& o) {
     for (const auto& w : workers) total.merge(w->stats);
     int64_t limit_ns = run.limit_reached_ns.load();
     Report report{&o, &total, fd_limit, budget.idle, describe_limits(budget.limited_by, total),
-                  static_cast<double>((limit_ns ? limit_ns : run.window_end_ns) - run.window_start_ns) / 1e9, cpu};
+                  static_cast<double>((limit_ns ? limit_ns : run.window_end_ns) - run.window_start_ns) / 1e9, cpu,
+                  count_window_s(run)};
     if (o.requests && total.requests < o.requests)
         std::fprintf(stderr, "loadgen: the --duration limit came before %llu requests\n", static_cast<unsigned long long>(o.requests));
     print_summary(stdout, report);

@@ -37,6 +37,11 @@ void add_timing(CLI::App& cli, Options& o) {
         ->capture_default_str()->check(CLI::Range(0.0, 600.0));
     cli.add_option("-n,--requests", o.requests, "stop after this many measured requests (0: run for --duration)")
         ->capture_default_str();
+    cli.add_option("--tail", o.tail_s,
+                   "after the window, keep the load up for at most this many seconds: SIGUSR1 opens a second count "
+                   "window, SIGUSR2 closes it and ends the run (the lab counts syscalls there, with tracing that "
+                   "would slow the measured window)")
+        ->capture_default_str()->check(CLI::Range(0.0, 600.0));
     cli.add_option("--timeout", o.timeout_ms, "ms a connect or a request may take before it counts as a timeout")
         ->capture_default_str()->check(CLI::Range(1, 3600 * 1000));
 }

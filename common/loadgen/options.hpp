@@ -21,6 +21,7 @@ struct Options {
     double duration_s = 5;          // the measured window
     double warmup_s = 1;            // before it; requests finished here are not counted
     uint64_t requests = 0;          // stop after this many measured requests; 0: run for duration_s
+    double tail_s = 0;              // load kept up after the window, for a count window opened by signals
     std::string path = "/hello";
     std::string method = "GET";
     std::string body;

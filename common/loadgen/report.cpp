@@ -92,6 +92,9 @@ void print_summary(std::FILE* out, const Report& r) {
     print_crowds(out, r);
     std::fprintf(out, "client CPU:  %.3f s in the window, %.2f us per request; fd limit %ld\n", r.cpu_s,
                  r.cpu_us_per_request(), r.fd_limit);
+    if (r.count_window_s > 0)
+        std::fprintf(out, "count:       %llu requests in the %.3f s signalled window after it\n",
+                     static_cast<unsigned long long>(s.count_window_requests), r.count_window_s);
     if (!r.limited_by.empty()) std::fprintf(out, "limited by:  %s\n", r.limited_by.c_str());
 }
 
@@ -118,7 +121,11 @@ std::string to_json(const Report& r) {
         j += (i ? ",\"" : "\"") + std::string(kErrorNames[i]) + "\":" + n(s.errors[i]);
     j += "},\"reconnects\":" + n(s.reconnects) + ",\"fd_limit\":" + n(r.fd_limit);
     j += ",\"limited_by\":" + json_string(r.limited_by) + ",\"client_cpu_s\":" + format("%.3f", r.cpu_s);
-    j += ",\"client_cpu_us_per_request\":" + format("%.2f", r.cpu_us_per_request()) + "}\n";
+    j += ",\"client_cpu_us_per_request\":" + format("%.2f", r.cpu_us_per_request());
+    j += ",\"count_window\":" + (r.count_window_s > 0 ? "{\"seconds\":" + format("%.4f", r.count_window_s) +
+                                                          ",\"requests\":" + n(s.count_window_requests) + "}"
+                                                    : std::string("null"));
+    j += "}\n";
     return j;
 }
 

@@ -17,6 +17,7 @@ struct Report {
     std::string limited_by;      // the limits the run hit, in words; "" when none
     double window_s = 0;         // the measured window as it really was
     double cpu_s = 0;            // this process's user + system CPU over the window
+    double count_window_s = 0;   // --tail: the signalled count window (0: none)
 
     double rps() const;
     double cpu_us_per_request() const;

@@ -24,6 +24,7 @@ void Stats::merge(const Stats& o) {
     requests += o.requests;
     bytes_received += o.bytes_received;
     completed_total += o.completed_total;
+    count_window_requests += o.count_window_requests;
     for (size_t i = 0; i < kErrorKinds; ++i) {
         errors[i] += o.errors[i];
         slow_errors[i] += o.slow_errors[i];

@@ -32,6 +32,7 @@ struct Stats {
     uint64_t requests = 0;           // measured window, good responses of busy connections
     uint64_t bytes_received = 0;     // measured window, busy connections
     uint64_t completed_total = 0;    // whole run, any response of a busy connection (progress line)
+    uint64_t count_window_requests = 0;  // --tail: good responses of busy connections in the signalled window
     ErrorCounts errors{};            // whole run, busy and idle connections
     ErrorCounts slow_errors{};       // whole run, slow clients, kept apart
     uint64_t slow_completed = 0;     // whole run, good responses to slow clients

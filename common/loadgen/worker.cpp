@@ -87,7 +87,7 @@ void Worker::run() {
     }
     next_housekeeping_ns_ = now + kHousekeepingNs;
     next_trickle_ns_ = now + int64_t{options_.slow_interval_ms} * 1'000'000;
-    while (!run_.stop.load(std::memory_order_relaxed) && now < run_.window_end_ns) {
+    while (!run_.stop.load(std::memory_order_relaxed) && now < run_.run_end_ns) {
         loop_turn(now);
         now = now_ns();
     }
@@ -155,7 +155,7 @@ void Worker::open_idle_wave(int64_t now) {
 
 int64_t Worker::next_wake() const {
     if (opening_crowd_) return next_housekeeping_ns_;
-    int64_t wake = std::min(next_housekeeping_ns_, run_.window_end_ns);
+    int64_t wake = std::min(next_housekeeping_ns_, run_.run_end_ns);
     if (slot_period_ns_ > 0) wake = std::min(wake, slot_time(next_slot_));
     if (slow_end_ > busy_end_) wake = std::min(wake, next_trickle_ns_);
     return wake;

@@ -1,5 +1,5 @@
 // worker: one client thread. It owns its share of the connections and runs one epoll loop over
-// them until the measured window ends: events, then the open-loop schedule, then housekeeping
+// them until the load stops (the measured window's end, or --tail's): events, then the open-loop schedule, then housekeeping
 // (timeouts, reconnects, slow clients' next bytes, the next wave of idle connections).
 #pragma once
 
@@ -25,13 +25,20 @@ struct SharedRun {
     std::atomic<bool> go{false};              // the timeline below is set: the busy connections start sending
     int64_t start_ns = 0;                     // the busy connections start sending; the warm-up begins
     int64_t window_start_ns = INT64_MAX;      // the measured window begins
-    int64_t window_end_ns = INT64_MAX;        // it ends, and the run with it
+    int64_t window_end_ns = INT64_MAX;        // it ends
+    int64_t run_end_ns = INT64_MAX;           // the load stops: at window_end_ns, or later with --tail
+    // --tail: a second window an observer opens (SIGUSR1) and closes (SIGUSR2, which ends the run).
+    std::atomic<int64_t> count_start_ns{INT64_MAX};
+    std::atomic<int64_t> count_end_ns{INT64_MAX};
     uint64_t request_limit = 0;   // --requests: the window ends early at this many (0: no limit)
     std::atomic<bool> stop{false};
     std::atomic<uint64_t> measured{0};        // only counted when request_limit is set
     std::atomic<int64_t> limit_reached_ns{0};  // when the request_limit-th request finished, or a signal came
 
     bool in_window(int64_t t) const { return t >= window_start_ns && t < window_end_ns; }
+    bool in_count_window(int64_t t) const {
+        return t >= count_start_ns.load(std::memory_order_relaxed) && t < count_end_ns.load(std::memory_order_relaxed);
+    }
 };
 
 // How many connections of each role one worker gets.
@@ -50,7 +57,7 @@ public:
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
-    void run();  // returns when the window ends or the run is stopped
+    void run();  // returns when the load stops or the run is stopped
 
     Stats stats;  // read it after run() returned
     // For the progress line, published once per loop turn (the only values read while running).

@@ -99,7 +99,7 @@ TEST_SUITE("loadgen options") {
     TEST_CASE("out-of-range numbers and unknown flags") {
         for (const char* bad : {"--pipeline 0", "--pipeline 5000", "--rate -1", "--duration 0", "--warmup -1",
                                 "--threads 0", "--timeout 0", "--connections -1", "--expect-status 42",
-                                "--slow-interval 0", "--connections many", "--no-such-flag"}) {
+                                "--slow-interval 0", "--connections many", "--tail -1", "--tail 601", "--no-such-flag"}) {
             CAPTURE(bad);
             CHECK_THROWS_AS(parse(bad), CLI::ParseError);
         }

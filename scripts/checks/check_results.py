@@ -28,6 +28,10 @@ for path in sys.argv[1:]:
         expect(sv["rss_kib"] > 0 and sv["threads"] >= 1, f"{label}: memory or threads not sampled")
         expect(sv["syscall_method"] == "none" or sv["syscalls_per_request"] is not None,
                f"{label}: syscalls counted with {sv['syscall_method']} but no total")
+        # No lab pipelines requests: each costs the server at least a read and a write. Fewer
+        # syscalls than requests would mean the count and the requests came from different windows.
+        expect(sv["syscalls_per_request"] is None or sv["syscalls_per_request"] >= 1,
+               f"{label}: {sv['syscalls_per_request']} syscalls per request, fewer than one")
     summary = doc.get("summary") or {}
     expect(summary.get("rps", 0) > 0, f"{name}: the tour summary has no rate")
     for plot in doc.get("plots", []):

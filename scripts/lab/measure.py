@@ -5,9 +5,16 @@ With an idle crowd (--idle), loadgen opens the crowd first and starts its warm-u
 idle connection is held. It prints "starting: ..." when its warm-up begins, and the lab starts its
 own clock at that line, so opening the crowd is outside the window on both sides; the lab's window
 ends a little before loadgen's. The server is sampled over that window: CPU and context switches
-from /proc at both ends, memory and threads every quarter second, syscalls with perf's tracepoints (or strace -c -f when
-perf is missing). Every figure is divided by the requests of that window: loadgen's rate times
-the window's length."""
+from /proc at both ends, memory and threads every quarter second. Every figure is divided by the
+requests of that window: loadgen's rate times the window's length.
+
+Syscalls are counted after that window, in a second one, because counting them slows them down:
+enabling any syscall tracepoint sends every syscall on the machine through the kernel's slow
+entry path (measured here: 05-epoll fell from ~115k to ~65k requests/s), and the CPU and rate of
+the main window would be those of a traced server. loadgen keeps the load up (--tail), perf (or
+strace -c -f when perf is missing) attaches only now, and the lab opens and closes loadgen's count
+window with SIGUSR1 and SIGUSR2 around perf's, so syscalls per request are divided by the
+requests of that same window."""
 import json
 import os
 import signal
@@ -100,12 +107,16 @@ class Syscalls:
     def disable(self):
         if self.method == "perf" and self.proc:
             self._command("disable")
+        elif self.method == "strace" and self.proc:
+            self.proc.send_signal(signal.SIGINT)  # strace detaches and writes its table
+            self.proc.wait(timeout=30)
 
     def finish(self):
         """Returns {"total": n, "context_switches": n or None, "named": {name: n}}, or None."""
         if not self.proc:
             return None
-        self.proc.send_signal(signal.SIGINT)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -191,12 +202,11 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
     `signal_at`: (seconds, signal number): sent to the server that far into the measured window
     (chapter 06's reload under load)."""
     json_path = os.path.join(state_dir(), f"loadgen-{time.time_ns()}.json")
+    count_s = min(max(0.3, duration / 4), 1.5)  # the syscall count's window, after the measured one
+    tail = ["--tail", str(count_s + 30)] if counter_installed() else []  # 30 s: room for perf to attach
     cmd = [loadgen_path(), "--target", f"127.0.0.1:{port}", "--warmup", str(warmup), "--duration", str(duration),
-           "--json", json_path, *loadgen_args]
+           "--json", json_path, *tail, *loadgen_args]
     log = open(os.path.join(state_dir(), "loadgen.log"), "ab")
-    root_snapshot = procs.snapshot(pid, with_switches=False)
-    syscalls = Syscalls(root_snapshot["pids"], root_snapshot["threads"], fd_limit)
-    syscalls.attach()  # perf's start-up happens now, outside the window
     other = None
     if beside:
         other = subprocess.Popen([loadgen_path(), "--target", f"127.0.0.1:{port}", "--warmup", "0",
@@ -211,7 +221,6 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
     # closing every connection, a crowd's included) is never counted as the server's work.
     loadgen_window_end = time.time() + warmup + duration
     time.sleep(warmup)
-    syscalls.enable()
     before = procs.snapshot(pid)
     sampler = Sampler(pid)
     sampler.start()
@@ -220,10 +229,12 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
         threading.Timer(signal_at[0], os.kill, (pid, signal_at[1])).start()
     time.sleep(max(0.0, loadgen_window_end - min(0.1, duration / 10) - time.time()))
     after = procs.snapshot(pid)
-    syscalls.disable()
     window = time.time() - started
     server = sampler.summary()
-    counted = syscalls.finish()
+    # Taken now, with the crowd and its threads there: perf attaches to every thread that exists.
+    snapshot = procs.snapshot(pid, with_switches=False)
+    syscalls = Syscalls(snapshot["pids"], snapshot["threads"], fd_limit)
+    counted, syscall_window = count_syscalls(syscalls, client, loadgen_window_end, count_s) if tail else (None, 0)
     if other:
         other.wait(timeout=beside_seconds + 60)
     try:
@@ -243,14 +254,52 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
         # /proc counts CPU in clock ticks (10 ms): below a few ticks a per-request figure is noise.
         "cpu_us_per_request": round((after["cpu_s"] - before["cpu_s"]) * 1e6 / requests, 2)
         if after["cpu_s"] - before["cpu_s"] >= 5 / procs.CLOCK_TICKS else None,
+        # The server's own code; the rest is the kernel's, working on the server's behalf.
+        "user_us_per_request": round((after["user_s"] - before["user_s"]) * 1e6 / requests, 2)
+        if after["cpu_s"] - before["cpu_s"] >= 5 / procs.CLOCK_TICKS else None,
         "voluntary_switches_per_s": round((after["voluntary"] - before["voluntary"]) / window),
         "involuntary_switches_per_s": round((after["involuntary"] - before["involuntary"]) / window),
         "syscall_method": syscalls.method, "syscall_note": syscalls.note,
         "syscalls_per_request": None, "syscalls_named_per_request": {},
     })
-    if counted and counted["total"] is not None:
-        server["syscalls_per_request"] = round(counted["total"] / requests, 2)
-        server["syscalls_named_per_request"] = {k: round(v / requests, 3) for k, v in sorted(counted["named"].items())}
-    if counted and counted.get("context_switches") is not None:
-        server["context_switches_per_s"] = round(counted["context_switches"] / window)
+    # The syscall count's requests: those loadgen finished inside the window the lab signalled.
+    count = result.get("count_window") or {}
+    if counted and counted["total"] is not None and count.get("requests"):
+        per = lambda n: n / count["requests"]
+        server["syscalls_per_request"] = round(per(counted["total"]), 2)
+        server["syscalls_named_per_request"] = {k: round(per(v), 3) for k, v in sorted(counted["named"].items())}
+        server["syscall_window_s"] = round(syscall_window, 3)
+    elif tail and not server["syscall_note"]:
+        server["syscall_note"] = "syscalls not counted: loadgen reported no requests in the count window"
+    if counted and counted.get("context_switches") is not None and syscall_window > 0:
+        server["context_switches_per_s"] = round(counted["context_switches"] / syscall_window)
     return {"loadgen": result, "server": server}
+
+
+def counter_installed():
+    return perf_usable() or shutil.which("strace") is not None
+
+
+def count_syscalls(syscalls, client, loadgen_window_end, seconds):
+    """After loadgen's measured window, with the load still up: attach the counter, count for
+    `seconds` between loadgen's SIGUSR1 and SIGUSR2, and return (counts or None, window length).
+    The counter is enabled just before SIGUSR1 and disabled just before SIGUSR2: both windows
+    start and end a signal's delivery apart, in the same order, so their lengths match."""
+    time.sleep(max(0.0, loadgen_window_end + 0.05 - time.time()))
+    window = 0.0
+    try:
+        if syscalls.method == "none":
+            return None, 0.0
+        syscalls.attach()
+        syscalls.enable()
+        if syscalls.method == "strace":
+            time.sleep(0.3)  # strace attaches to each thread in turn, after it has started
+        started = time.time()
+        client.send_signal(signal.SIGUSR1)
+        time.sleep(seconds)
+        syscalls.disable()
+        window = time.time() - started
+    finally:
+        if client.poll() is None:
+            client.send_signal(signal.SIGUSR2)  # closes loadgen's count window and ends its run
+    return syscalls.finish(), window

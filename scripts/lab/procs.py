@@ -41,13 +41,13 @@ def status_fields(pid):
 
 
 def cpu_seconds(pid):
-    """User + system CPU of the process, all its threads, living or exited, and of the children it
+    """(user, system) CPU of the process, all its threads, living or exited, and of the children it
     has reaped: a worker that exits mid-run (chapter 06's reload) keeps counting through its master."""
     stat = read(f"/proc/{pid}/stat")
     if not stat:
-        return 0.0
-    after = stat.rsplit(")", 1)[1].split()
-    return sum(int(x) for x in after[11:15]) / CLOCK_TICKS  # utime, stime, cutime, cstime
+        return 0.0, 0.0
+    utime, stime, cutime, cstime = (int(x) for x in stat.rsplit(")", 1)[1].split()[11:15])
+    return (utime + cutime) / CLOCK_TICKS, (stime + cstime) / CLOCK_TICKS
 
 
 def context_switches(pid):
@@ -67,14 +67,16 @@ def context_switches(pid):
 def snapshot(root, with_switches=True):
     """One look at the tree: sums over every process in it."""
     pids = tree(root)
-    snap = {"pids": pids, "rss_kib": 0, "vm_kib": 0, "threads": 0, "cpu_s": 0.0, "fds": 0,
+    snap = {"pids": pids, "rss_kib": 0, "vm_kib": 0, "threads": 0, "cpu_s": 0.0, "user_s": 0.0, "fds": 0,
             "voluntary": 0, "involuntary": 0}
     for pid in pids:
         f = status_fields(pid)
         snap["rss_kib"] += f.get("VmRSS", 0)
         snap["vm_kib"] += f.get("VmSize", 0)
         snap["threads"] += f.get("Threads", 0)
-        snap["cpu_s"] += cpu_seconds(pid)
+        user, system = cpu_seconds(pid)
+        snap["cpu_s"] += user + system
+        snap["user_s"] += user
         try:
             snap["fds"] += len(os.listdir(f"/proc/{pid}/fd"))
         except OSError:

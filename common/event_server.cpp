@@ -40,6 +40,7 @@ EventServer::EventServer(Fd listener, Poller& poller, const App& app, const Serv
     shared_.files.how = events.file_sending;
     if (!poller.edge_triggered()) shared_.files.per_turn = kFileBytesPerTurn;
     if (events.file_sending == FileSending::Copy) shared_.files.scratch.assign(kCopyBuffer, '\0');
+    turn_started_ = Clock::now();
     set_nonblocking(listener_.get());
     if (!poller_.watch(listener_.get(), 0, {true, false})) throw_errno("watching the listening socket");
     log_line("fd limit " + std::to_string(fd_limit) + "; at most " + std::to_string(max_connections_) + " connections" +
@@ -86,6 +87,7 @@ void EventServer::run_once(int longest_wait_ms) {
     if (longest_wait_ms >= 0 && (timeout < 0 || timeout > longest_wait_ms)) timeout = longest_wait_ms;
     fired_.clear();
     poller_.wait(fired_, timeout);
+    turn_started_ = Clock::now();
     for (const Fired& f : fired_) dispatch(f);
     resume_readers();
     Clock::time_point now = Clock::now();
@@ -189,7 +191,7 @@ void EventServer::add_connection(Fd client) {
     c->watched = {true, false};
     c->parser = http::RequestParser(max_body_);
     c->timer.fd = fd;
-    idle_.arm(c->timer, Clock::now());
+    idle_.arm(c->timer, turn_started_);
     if (by_fd_.size() <= static_cast<size_t>(fd)) by_fd_.resize(static_cast<size_t>(fd) + 1);
     by_fd_[fd] = std::move(c);
     ++count_;
@@ -206,7 +208,7 @@ void EventServer::update(Connection& c) {
         poller_.watch(c.fd.get(), c.generation, want);
         c.watched = want;
     }
-    Clock::time_point now = Clock::now();
+    Clock::time_point now = turn_started_;
     if (c.waiting == Waiting::Linger) {
         if (c.timer.list != &linger_) linger_.arm(c.timer, now);
     } else if (c.waiting == Waiting::Request && c.parser.started() && !c.parser.head_done()) {

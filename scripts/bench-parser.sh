@@ -5,12 +5,17 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 out=$(mktemp /tmp/one-loop-bench.XXXXXX.json)
 trap 'rm -f "$out"' EXIT
-"$BUILD/bin/bench-parser" --benchmark_min_time=0.3 --benchmark_out="$out" --benchmark_out_format=json "$@"
+# Nine short repetitions of each, in random order, and the median of each: on a shared machine
+# whose speed drifts from one minute to the next, one long run of ours and then one of theirs can
+# compare two different machines; interleaved, both see the same drift.
+"$BUILD/bin/bench-parser" --benchmark_min_time=0.1 --benchmark_repetitions=9 --benchmark_enable_random_interleaving=true \
+  --benchmark_report_aggregates_only=true --benchmark_out="$out" --benchmark_out_format=json "$@"
 python3 - "$out" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
-runs = {b["name"]: b for b in doc["benchmarks"] if "error_occurred" not in b}
-print(f"\n{'request':<16} {'one-loop MB/s':>14} {'http-parser MB/s':>17} {'one-loop req/s':>15} {'ratio':>6}")
+runs = {b["run_name"]: b for b in doc["benchmarks"]
+        if "error_occurred" not in b and b.get("aggregate_name", "median") == "median"}
+print(f"\nmedians of 9 interleaved repetitions\n{'request':<16} {'one-loop MB/s':>14} {'http-parser MB/s':>17} {'one-loop req/s':>15} {'ratio':>6}")
 for name in [n.split("/", 1)[1] for n in runs if n.startswith("one-loop/")]:
     ours, theirs = runs[f"one-loop/{name}"], runs.get(f"http-parser/{name}")
     if not theirs:

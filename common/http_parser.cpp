@@ -7,13 +7,16 @@
 
 #include <algorithm>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace one::http {
 namespace {
 
 // The first '\n' in buf[from, end), or npos. Chunk-size lines are a few bytes long, so the first
 // bytes are looked at directly: for them a call to memchr costs more than the search.
-size_t find_lf(std::span<const char> buf, size_t from) {
+[[gnu::always_inline]] inline size_t find_lf(std::span<const char> buf, size_t from) {
     for (size_t near = std::min(buf.size(), from + 8); from < near; ++from)
         if (buf[from] == '\n') return from;
     if (from >= buf.size()) return std::string_view::npos;
@@ -25,6 +28,20 @@ size_t find_lf(std::span<const char> buf, size_t from) {
 std::string_view line_at(std::span<const char> buf, size_t from, size_t lf) {
     size_t end = lf > from && buf[lf - 1] == '\r' ? lf - 1 : lf;
     return {buf.data() + from, end - from};
+}
+
+// Moves n bytes from `from` down to `to` (to < from): chunk data over the framing before it. Each
+// 16-byte block is loaded before anything is stored where it lay, so the forward copy is safe
+// however much the two overlap; for chunks of a few hundred bytes it costs less than the call to
+// memmove, which takes the rest.
+void move_down(char* to, const char* from, size_t n) {
+    if (n > 256) return static_cast<void>(std::memmove(to, from, n));
+    size_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 16 <= n; i += 16)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(to + i), _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + i)));
+#endif
+    for (; i < n; ++i) to[i] = from[i];
 }
 
 bool has_control_byte(std::string_view s) {
@@ -156,7 +173,7 @@ ParseResult RequestParser::scan_chunked(std::span<char> buf) {
         }
         if (phase_ == Phase::ChunkData) {
             size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, buf.size() - raw_));
-            std::memmove(buf.data() + decoded_end_, buf.data() + raw_, n);
+            move_down(buf.data() + decoded_end_, buf.data() + raw_, n);
             decoded_end_ += n;
             raw_ += n;
             remaining_ -= n;

@@ -42,7 +42,12 @@ for server in "${servers[@]}"; do
   server_stop
 done
 
-lab_report --summary "1 MiB files" \
+# Large files depend on the congestion control more than on sendfile (README: "The congestion
+# control decides the large files"): say which one this run had, when it is not Linux's default.
+cc=$(cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null || echo unknown)
+cc_note=()
+[[ $cc != cubic ]] && cc_note=(--note "TCP congestion control here is $cc, not cubic: with bbr's pacing on loopback, large files cost several times more CPU per MiB, sendfile most (see the README)")
+lab_report --summary "1 MiB files" "${cc_note[@]}" \
   --columns label,server,rps,mib_per_s,p99_ms,errors,cpu_us_per_request,cpu_us_per_mib,syscalls_per_request,rss_mib \
   --plot "sendfile|Files by size, $conns connections, one worker each|file size (KiB)|mib_per_s,cpu_us_per_mib,rps,syscalls_per_request|MiB/s received,server CPU us per MiB,requests/s,syscalls per request|logx" \
   --target "cpu_us_per_mib|1 MiB files|07-sendfile|07-sendfile --copy|0.7" \

@@ -152,7 +152,8 @@ def cmd_report(a):
                  f"memory is RSS of the server's whole process tree; CPU is user+system from /proc")
     m = report.machine()
     notes.append(f"machine: {m['cores']} cores, {m.get('cpu', '?')}, {m['memory_gib']} GiB, kernel {m['kernel']}, "
-                 f"fd limit {m['fd_limit']}, {m['ephemeral_ports']} ephemeral ports per source address")
+                 f"fd limit {m['fd_limit']}, {m['ephemeral_ports']} ephemeral ports per source address, "
+                 f"TCP congestion control {m.get('tcp_congestion_control', 'unknown')}")
     plots = []
     for spec in a.plot:
         name, title, xlabel, ykey, ylabel, *flags = spec.split("|")

@@ -18,6 +18,15 @@ def port_range():
         return 32768, 60999
 
 
+def congestion_control():
+    """The TCP congestion control new sockets get. It matters on loopback too: bbr paces its
+    sends with a timer per packet burst, and chapter 07's lab measured that cost (its README)."""
+    try:
+        return open("/proc/sys/net/ipv4/tcp_congestion_control").read().strip()
+    except OSError:
+        return "unknown"
+
+
 def describe():
     fd = raise_fd_limit()
     low, high = port_range()
@@ -27,4 +36,5 @@ def describe():
         "ephemeral_ports": high - low + 1,
         "kernel": os.uname().release,
         "somaxconn": int(open("/proc/sys/net/core/somaxconn").read()),
+        "tcp_congestion_control": congestion_control(),
     }

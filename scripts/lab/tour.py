@@ -51,7 +51,7 @@ def write(failed=()):
         print(line(r))
     m = machine()
     where = (f"{m['cores']} cores ({m.get('cpu', '?')}), {m['memory_gib']} GiB, kernel {m['kernel']}, "
-             f"fd limit {m['fd_limit']}")
+             f"fd limit {m['fd_limit']}, TCP congestion control {m.get('tcp_congestion_control', 'unknown')}")
     md = ["# The tour: every chapter measured on this machine", "", f"Machine: {where}.", "",
           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     md += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]

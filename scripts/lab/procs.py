@@ -64,6 +64,17 @@ def context_switches(pid):
     return voluntary, involuntary
 
 
+def open_fds(pid):
+    """Descriptors open in the process. Since Linux 6.2, stat() on /proc/PID/fd says how many in its
+    size; listing the folder instead took 22 ms of CPU for 20,000 descriptors, and the sampler does
+    it four times a second, on the two cores the server and loadgen are measured on."""
+    try:
+        count = os.stat(f"/proc/{pid}/fd").st_size
+        return count if count > 0 else len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
 def snapshot(root, with_switches=True):
     """One look at the tree: sums over every process in it."""
     pids = tree(root)
@@ -77,10 +88,7 @@ def snapshot(root, with_switches=True):
         user, system = cpu_seconds(pid)
         snap["cpu_s"] += user + system
         snap["user_s"] += user
-        try:
-            snap["fds"] += len(os.listdir(f"/proc/{pid}/fd"))
-        except OSError:
-            pass
+        snap["fds"] += open_fds(pid)
         if with_switches:
             v, i = context_switches(pid)
             snap["voluntary"] += v

@@ -106,16 +106,21 @@ def targets(flat_rows, specs):
 def ratios(flat_rows, specs):
     """One line per --ratio "key|server|label|baseline|least": `server`'s `key` in the row labelled
     `label` as a multiple of the same in the row labelled `baseline`; with `least`, whether it is at
-    least that (empty: the ratio is only shown)."""
+    least that (empty: the ratio is only shown). A baseline with * takes the mean of the rows it
+    matches: measured once before and once after `label`, it cancels a machine that drifted
+    in between."""
     lines = []
     for spec in specs:
         key, server, label, baseline, least = spec.split("|")
         find = lambda name: next((r for r in flat_rows if r["label"] == name and r["server"] == server), {})
-        a, b = find(label).get(key), find(baseline).get(key)
+        a = find(label).get(key)
+        bases = [r.get(key) for r in flat_rows if r["server"] == server and fnmatch.fnmatchcase(r["label"], baseline)]
+        b = statistics.mean(bases) if bases and None not in bases else None
         if a is None or not b:
             lines.append(f"ratio ({server}): {COLUMNS[key][0]} at '{label}' against '{baseline}': not measured")
             continue
-        line = f"{server}: {COLUMNS[key][0]} at '{label}' is {a / b:.2f}x its value at '{baseline}' ({a:,.1f} against {b:,.1f})"
+        against = f"{b:,.1f}" if len(bases) == 1 else f"{b:,.1f}, the mean of {' and '.join(f'{x:,.1f}' for x in bases)}"
+        line = f"{server}: {COLUMNS[key][0]} at '{label}' is {a / b:.2f}x its value at '{baseline.rstrip('*')}' ({a:,.1f} against {against})"
         if least:
             line = f"target: {line} (target: at least {least}x): {'met' if a / b >= float(least) else 'NOT met'}"
         lines.append(line)

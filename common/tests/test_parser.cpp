@@ -291,6 +291,22 @@ TEST_CASE("a Content-Length body") {
     CHECK(expect_request("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n\0\r\n"s).body == "\0\r\n"s);
 }
 
+TEST_CASE("the framing and connection headers are recognized in any case, and only by their exact names") {
+    Outcome o = expect_request("POST /echo HTTP/1.1\r\nHOST: a\r\ncontent-LENGTH: 5\r\ncOnNeCtIoN: close\r\n\r\nhello");
+    CHECK(o.host == "a");
+    CHECK(o.body == "hello");
+    CHECK_FALSE(o.keep_alive);
+    Outcome chunked = expect_request("POST /echo HTTP/1.1\r\nhost: a\r\ntRANSFER-eNCODING: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    CHECK(chunked.chunked);
+    CHECK(chunked.body == "abc");
+    // Near misses are ordinary headers: same length, one byte off (a '.' for the '-', or a letter).
+    Outcome near = expect_request("POST /echo HTTP/1.1\r\nHost: a\r\nContent.Length: 5\r\nTransfer-Encodinh: chunked\r\nHosu: b\r\n\r\n");
+    CHECK(near.body.empty());
+    CHECK_FALSE(near.chunked);
+    CHECK(near.host == "a");
+    expect_refusal("GET / HTTP/1.1\r\nHost: a\r\nhOST: b\r\n\r\n", 400);  // two Hosts, whatever their case
+}
+
 TEST_CASE("chunked: several chunks, hex in both cases, extensions and trailers, decoded in place") {
     const std::string body = std::string(10, 'A') + std::string(26, 'b') + "hello";
     Outcome o = expect_request(kChunkedHead + "a\r\n" + std::string(10, 'A') + "\r\n" +  // lower-case hex

@@ -4,6 +4,7 @@
 // Given bytes that end before the blank line, it says so (incomplete) rather than guess.
 #include "http_head.hpp"
 
+#include <bit>
 #include <cctype>
 #include <cstring>
 #if defined(__SSE2__)
@@ -130,9 +131,18 @@ bool skip_visible(Cursor& c, const Table& table) {
     return skip(c, table);
 }
 
+// The same for a token (a method or a header name), eight bytes per branch: the eight lookups
+// are independent, and the byte loop's exit, at a different length for every name, is taken
+// once per name instead of being tested at every byte.
+inline bool skip_token(Cursor& c) {
+    auto is = [&](size_t i) { return kToken[static_cast<unsigned char>(c.at[i])]; };
+    while (c.end - c.at >= 8 && (is(0) & is(1) & is(2) & is(3) & is(4) & is(5) & is(6) & is(7))) c.at += 8;
+    return skip(c, kToken);
+}
+
 // The end of a line: CRLF, or a bare LF (accepted, as nginx does; RFC 9112 §2.2 allows it). A CR
 // that is not followed by LF is refused: it is one way to make two parsers disagree.
-HeadResult end_of_line(Cursor& c) {
+inline HeadResult end_of_line(Cursor& c) {
     if (c.at == c.end) return {kIncomplete};
     if (*c.at == '\n') {
         ++c.at;
@@ -161,7 +171,7 @@ constexpr auto kVersion = make_version_table();
 
 HeadResult parse_request_line(Cursor& c, Request& out) {
     const char* method = c.at;
-    if (!skip(c, kToken)) return {kIncomplete};
+    if (!skip_token(c)) return {kIncomplete};
     if (*c.at != ' ' || c.at == method) return refuse(400, *c.at == ' ' ? "empty method" : "bad character in method");
     out.method = {method, static_cast<size_t>(c.at++ - method)};
     const char* target = c.at;
@@ -182,7 +192,7 @@ HeadResult parse_request_line(Cursor& c, Request& out) {
 HeadResult parse_header_line(Cursor& c, Header& h) {
     if (*c.at == ' ' || *c.at == '\t') return refuse(400, "obs-fold (continuation line)");
     const char* name = c.at;
-    if (!skip(c, kToken)) return {kIncomplete};
+    if (!skip_token(c)) return {kIncomplete};
     // Anything but ':' here is a bad name, "Host :" included: RFC 9112 §5.1 forbids space before the colon.
     if (*c.at != ':') return refuse(400, *c.at == '\r' || *c.at == '\n' ? "header line without a colon" : "bad character in header name");
     if (c.at == name) return refuse(400, "empty header name");
@@ -230,29 +240,56 @@ HeadResult parse_transfer_encoding(std::string_view value, int& chunked_count) {
     }
 }
 
-// True when `name` is `lower` (all lower case) in any case. Eight bytes at a time: a letter of
-// `lower` matches exactly the two bytes that differ from it only in bit 0x20, so OR-ing that bit
-// into the name's bytes at the letters' places, and nowhere else, compares exactly. A byte at a
-// time, case-folding "Transfer-Encoding" was a fifth of parsing a chunked request's head.
+// A header name in lower case, as is_named compares it: in 8-byte words (4-byte when shorter),
+// the last one overlapping the one before where the length asks, with the bit 0x20 of each letter in a second
+// word. Worked out by the compiler: computed at run time, each word was eight byte stores and
+// then a wider load of them, and the CPU stalls on that (a fifth of a chunked request's head).
 template <size_t N>
-bool is_named(std::string_view name, const char (&lower)[N]) {
-    constexpr size_t n = N - 1;
-    if (name.size() != n) return false;
-    auto fold = [](char c) -> uint64_t { return c >= 'a' && c <= 'z' ? 0x20 : 0; };
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        unsigned char bits[8];
-        for (size_t k = 0; k < 8; ++k) bits[k] = static_cast<unsigned char>(fold(lower[i + k]));
-        uint64_t got, want, letters;
-        std::memcpy(&got, name.data() + i, 8);
-        std::memcpy(&want, lower + i, 8);
-        std::memcpy(&letters, bits, 8);  // the same byte order as the loads, on any machine
-        if ((got | letters) != want) return false;
+struct LowerName {
+    static constexpr size_t size = N - 1;
+    static constexpr size_t word = size >= 8 ? 8 : 4;
+    static constexpr size_t words = size < 4 ? 0 : (size + word - 1) / word;
+    size_t at[words + 1]{};       // where each word starts in the name
+    uint64_t want[words + 1]{};   // the name's bytes there, in the machine's byte order
+    uint64_t letters[words + 1]{};
+    char text[N]{};
+
+    consteval LowerName(const char (&lower)[N]) {
+        for (size_t i = 0; i < N; ++i) text[i] = lower[i];
+        for (size_t w = 0; w < words; ++w) {
+            at[w] = w + 1 == words ? size - word : w * word;
+            for (size_t k = 0; k < word; ++k) {
+                char c = lower[at[w] + k];
+                size_t shift = std::endian::native == std::endian::little ? 8 * k : 8 * (word - 1 - k);
+                want[w] |= uint64_t{static_cast<unsigned char>(c)} << shift;
+                if (c >= 'a' && c <= 'z') letters[w] |= uint64_t{0x20} << shift;
+            }
+        }
     }
-    for (; i < n; ++i)
-        if ((static_cast<uint64_t>(static_cast<unsigned char>(name[i])) | fold(lower[i])) != static_cast<unsigned char>(lower[i]))
-            return false;
-    return true;
+};
+
+// True when `name` is `lower` in any case. A letter of `lower` matches exactly the two bytes that
+// differ from it only in bit 0x20, so OR-ing that bit into the name at the letters' places, and
+// nowhere else, compares a whole word exactly.
+template <LowerName lower>
+bool is_named(std::string_view name) {
+    if (name.size() != lower.size) return false;
+    if constexpr (lower.words == 0) {
+        return iequals(name, lower.text);
+    } else {
+        for (size_t w = 0; w < lower.words; ++w) {
+            uint64_t got = 0;
+            if constexpr (lower.word == 8) {
+                std::memcpy(&got, name.data() + lower.at[w], 8);
+            } else {
+                uint32_t half;
+                std::memcpy(&half, name.data() + lower.at[w], 4);
+                got = half;
+            }
+            if ((got | lower.letters[w]) != lower.want[w]) return false;
+        }
+        return true;
+    }
 }
 
 struct FieldsSeen {
@@ -269,19 +306,19 @@ HeadResult note_field(const Header& h, FieldsSeen& seen, Request& out) {
     // Most headers are none of these four, and their length says so without comparing a byte.
     switch (h.name.size()) {
     case 4:
-        if (is_named(h.name, "host") && ++seen.hosts == 1 && out.host.empty()) out.host = h.value;
+        if (is_named<"host">(h.name) && ++seen.hosts == 1 && out.host.empty()) out.host = h.value;
         break;
     case 10:
-        if (is_named(h.name, "connection")) {
+        if (is_named<"connection">(h.name)) {
             seen.close |= has_token(h.value, "close");
             seen.keep_alive |= has_token(h.value, "keep-alive");
         }
         break;
     case 14:
-        if (is_named(h.name, "content-length")) return parse_content_length(h.value, seen.has_length, seen.length);
+        if (is_named<"content-length">(h.name)) return parse_content_length(h.value, seen.has_length, seen.length);
         break;
     case 17:
-        if (is_named(h.name, "transfer-encoding")) {
+        if (is_named<"transfer-encoding">(h.name)) {
             seen.has_transfer_encoding = true;
             return parse_transfer_encoding(h.value, seen.chunked);
         }
@@ -335,8 +372,11 @@ HeadResult parse_head(std::string_view bytes, Request& out, Framing& framing, si
             break;
         }
         if (out.header_count == kMaxHeaders) return refuse(431, "more than 100 header fields");
-        Header& h = out.header_storage[out.header_count++];
+        // Parsed into a local and then stored: note_field reading the views back from the array
+        // would load 16 bytes just written as two 8-byte halves, which stalls the CPU.
+        Header h;
         if (HeadResult r = parse_header_line(c, h); r.status) return r;
+        out.header_storage[out.header_count++] = h;
         if (HeadResult r = note_field(h, seen, out); r.refused()) return r;
     }
     if (shape) shape->head_end = static_cast<size_t>(c.at - bytes.data());

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <ostream>
 #include <sstream>
@@ -300,10 +301,12 @@ TEST_CASE("the framing and connection headers are recognized in any case, and on
     CHECK(chunked.chunked);
     CHECK(chunked.body == "abc");
     // Near misses are ordinary headers: same length, one byte off (a '.' for the '-', or a letter).
-    Outcome near = expect_request("POST /echo HTTP/1.1\r\nHost: a\r\nContent.Length: 5\r\nTransfer-Encodinh: chunked\r\nHosu: b\r\n\r\n");
+    Outcome near = expect_request("POST /echo HTTP/1.1\r\nHost: a\r\nContent.Length: 5\r\nTransfer-Encodinh: chunked\r\n"
+                                  "Transfer-Encxding: chunked\r\nConnectiom: close\r\nHosu: b\r\n\r\n");
     CHECK(near.body.empty());
     CHECK_FALSE(near.chunked);
     CHECK(near.host == "a");
+    CHECK(near.keep_alive);
     expect_refusal("GET / HTTP/1.1\r\nHost: a\r\nhOST: b\r\n\r\n", 400);  // two Hosts, whatever their case
 }
 
@@ -605,6 +608,31 @@ TEST_CASE("header lines: no space before the colon, no obs-fold, a colon and a n
     expect_refusal("GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", 400);
     expect_refusal("GET / HTTP/1.1\r\nHost: x\r\n: no name\r\n\r\n", 400);
     expect_refusal("GET / HTTP/1.1\r\nHost: x\r\nX(y): z\r\n\r\n", 400);
+}
+
+TEST_CASE("a method or header name holds tchar bytes only, wherever the odd byte stands") {
+    // Names are judged eight bytes at a time, then byte by byte: put every byte value at places in
+    // the first block, the second and the tail. ':' is left out, since it would end the name there.
+    const std::string tchar_extra = "!#$%&'*+-.^_`|~";
+    for (int byte = 0; byte < 256; ++byte) {
+        char c = static_cast<char>(byte);
+        if (c == ':') continue;
+        bool tchar = std::isalnum(byte) || tchar_extra.find(c) != std::string::npos;
+        for (size_t at : {0, 7, 8, 15, 16, 18}) {
+            CAPTURE(byte);
+            CAPTURE(at);
+            std::string name(19, 'x');
+            name[at] = c;
+            std::string request = "GET / HTTP/1.1\r\nHost: a\r\n" + name + ": v\r\n\r\n";
+            if (tchar) CHECK(expect_request(request).headers[1].first == name);
+            else if (at > 0 || c != '\n') expect_refusal(request, 400);  // a line that begins with LF ends the head
+            std::string method(19, 'M');
+            method[at] = c;
+            if (c == ' ' || c == '\r' || c == '\n') continue;  // they end a method, a different refusal's business
+            if (tchar) CHECK(expect_request(method + " / HTTP/1.1\r\nHost: a\r\n\r\n").method == method);
+            else expect_refusal(method + " / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+        }
+    }
 }
 
 TEST_CASE("request lines that are not METHOD SP TARGET SP VERSION are 400") {

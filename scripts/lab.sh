@@ -109,6 +109,13 @@ worker_counts() {
   lab workers --log "$LAB_STATE/$SERVER_LOG.log" --label "$1" || exit 1
 }
 
+# lab_pin: the runs after it put loadgen alone on one CPU and the server on the others, so that
+# one loop compares with another and not with where the scheduler happened to put it (see
+# scripts/lab/limits.py). For one-worker comparisons; a lab whose servers use several cores
+# (threads, workers) leaves it off. lab_unpin ends it.
+lab_pin() { export LAB_PIN=1; echo "   pinned from here: $(lab pinning)"; }
+lab_unpin() { unset LAB_PIN; }
+
 lab_report() {
   lab report --chapter "$LAB_CHAPTER" --lab "$LAB_NAME" --mode "$LAB_MODE" "$@"
 }

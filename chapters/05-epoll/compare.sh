@@ -7,7 +7,8 @@
 # (its line ends near 1,000 held); poll() pays for the whole crowd on every wait; epoll should not
 # notice it. One figure: requests/s, p99, server CPU per request and syscalls per request.
 # Part 2, peers: /hello at 100 connections for 05 (level- and edge-triggered), nginx with one
-# worker, and Node.js when installed, in rounds (three in a full run).
+# worker, and Node.js when installed, in rounds (three in a full run), loadgen and server each on
+# a CPU of its own: flat out, then at one fixed rate for all, where CPU per request is compared.
 # Part 3, memory per idle connection at 10,000 and at the fd limit, for 05 and nginx.
 source "$(dirname "$0")/../../scripts/lab.sh"
 lab_begin 05-epoll epoll "$@"
@@ -42,7 +43,8 @@ done
 
 # In rounds, each peer once per round: on a shared machine the same run can differ by half from
 # one minute to the next, and a comparison made within one round, then across rounds, is fairer
-# than one run of each.
+# than one run of each. Pinned: loadgen on a CPU of its own, one loop against another.
+lab_pin
 for round in $(seq "$rounds"); do
   for peer in "05-epoll" "05-epoll --edge" "nginx 1" "node"; do
     has_peer "${peer%% *}" || continue
@@ -53,6 +55,26 @@ for round in $(seq "$rounds"); do
     server_stop
   done
 done
+
+# CPU per request at one load for all: loadgen sends a fixed rate (half the slower of 05 and nginx
+# above), open loop. Flat out, each server runs at its own rate, and the cost of a request depends
+# on the rate: the faster one often finds one request waiting, and pays a sleep and a wake-up for
+# it, while the slower finds several per wake-up. The CPU target is judged here.
+rate=$(lab rps "100 busy (round 1)" 05-epoll)
+has_peer nginx >/dev/null && rate=$(( $(lab rps "100 busy (round 1)" "nginx (1 worker)") < rate ? $(lab rps "100 busy (round 1)" "nginx (1 worker)") : rate ))
+rate=$((rate / 2))
+echo "   equal load: $rate requests/s for every server"
+for round in $(seq "$rounds"); do
+  for peer in "05-epoll" "05-epoll --edge" "nginx 1"; do
+    has_peer "${peer%% *}" || continue
+    server_start $peer
+    [[ $peer == *--edge* ]] && SERVER_NAME="05-epoll --edge"
+    [[ $peer == nginx* ]] && SERVER_NAME="nginx (1 worker)"
+    measure "100 busy at $rate/s (round $round)" --series "equal load" -- --connections 100 --rate "$rate"
+    server_stop
+  done
+done
+lab_unpin
 
 for server in 05-epoll "nginx 1"; do
   has_peer "${server%% *}" || continue
@@ -67,7 +89,7 @@ done
 
 # The issue's targets, measured here: CPU per request against nginx, the rate kept beside the
 # largest crowd (and poll's, for contrast), memory per idle connection at the largest crowd.
-checks=(--target "cpu_us_per_request|100 busy (round *)|05-epoll|nginx (1 worker)|0.8"
+checks=(--target "cpu_us_per_request|100 busy at $rate/s (round *)|05-epoll|nginx (1 worker)|0.8"
         --ratio "rps|05-epoll|$busy busy + ${crowds[-1]} idle|$busy busy + 0 idle*|0.9")
 # (in quick mode the crowds are too small for memory per connection to be more than page rounding)
 [[ $LAB_MODE != quick ]] && checks+=(--ceiling "mem_per_idle_kib|memory: ${memory[-1]} idle|05-epoll|0.5"

@@ -11,6 +11,8 @@
   python3 scripts/lab stop-all                 stop every server this lab started, by PID
   python3 scripts/lab tour                     the table across all chapters, results/tour.md
   python3 scripts/lab limits                   the limits this run is under
+  python3 scripts/lab rps LABEL SERVER         the requests/s a row of this lab measured
+  python3 scripts/lab pinning                  where loadgen and the server run (lab_pin)
 """
 import argparse
 import json
@@ -132,6 +134,16 @@ def cmd_workers(a):
           "(whole run, warm-up included)")
 
 
+def cmd_rps(a):
+    """The requests/s a row of this lab measured, as a whole number (for a later run's --rate)."""
+    rows = [json.loads(line) for line in open(rows_path())] if os.path.exists(rows_path()) else []
+    for row in rows:
+        if row["label"] == a.label and row["server_name"] == a.server:
+            print(int(row["loadgen"]["rps"]))
+            return
+    raise LabError(f"no row {a.label!r} for {a.server!r}")
+
+
 def cmd_report(a):
     rows = [json.loads(line) for line in open(rows_path())] if os.path.exists(rows_path()) else []
     if not rows:
@@ -150,6 +162,11 @@ def cmd_report(a):
     methods = sorted({row["server"]["syscall_method"] for row in rows} - {"none"})
     notes.append(f"syscalls counted with: {', '.join(methods) or 'nothing (perf and strace missing)'}; "
                  f"memory is RSS of the server's whole process tree; CPU is user+system from /proc")
+    pinned = sorted({row["server"]["pinned"] for row in rows if row["server"].get("pinned")})
+    if pinned:
+        labels = [r["label"] for r in rows if r["server"].get("pinned")]
+        where = "every row" if len(labels) == len(rows) else "rows " + ", ".join(dict.fromkeys(labels))
+        notes.append(f"pinned ({where}): {'; '.join(pinned)}")
     m = report.machine()
     notes.append(f"machine: {m['cores']} cores, {m.get('cpu', '?')}, {m['memory_gib']} GiB, kernel {m['kernel']}, "
                  f"fd limit {m['fd_limit']}, {m['ephemeral_ports']} ephemeral ports per source address, "
@@ -257,6 +274,11 @@ def main():
     t.add_argument("--failed", action="append", default=[], help="a chapter whose lab failed")
     t.set_defaults(run=lambda a: tour.write(a.failed))
     sub.add_parser("limits").set_defaults(run=lambda a: print(json.dumps(limits.describe())))
+    rp = sub.add_parser("rps")
+    rp.add_argument("label")
+    rp.add_argument("server")
+    rp.set_defaults(run=cmd_rps)
+    sub.add_parser("pinning").set_defaults(run=lambda a: print(limits.describe_pinning()))
     a = p.parse_args()
     try:
         a.run(a)

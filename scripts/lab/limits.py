@@ -27,6 +27,29 @@ def congestion_control():
         return "unknown"
 
 
+def pinning():
+    """Where the lab puts the two sides of a run when the lab asks for it (LAB_PIN=1, from
+    lab_pin): loadgen alone on the last CPU this lab may use, the server on the others. Left to
+    itself the scheduler moves both from one run to the next, and on a small machine it sometimes
+    puts them on one CPU: measured on 2 cores, nginx served 59-68k requests/s unpinned and 85-125k
+    pinned, while 05-epoll barely moved, so an unpinned comparison measured where each landed.
+    Returns (server CPUs, loadgen CPU), or None when not asked or with a single CPU."""
+    if os.environ.get("LAB_PIN") != "1":
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    return cpus[:-1], cpus[-1]
+
+
+def describe_pinning():
+    pin = pinning()
+    if pin is None:
+        return "not pinned" + (" (one CPU)" if os.environ.get("LAB_PIN") == "1" else "")
+    servers, loadgen = pin
+    return f"loadgen on CPU {loadgen}, servers on CPU {','.join(map(str, servers))}"
+
+
 def describe():
     fd = raise_fd_limit()
     low, high = port_range()

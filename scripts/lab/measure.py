@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 
-from . import procs
+from . import limits, procs
 from .servers import ROOT, LabError, state_dir
 
 # Syscalls worth naming; raw_syscalls:sys_enter counts all of them.
@@ -207,12 +207,22 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
     cmd = [loadgen_path(), "--target", f"127.0.0.1:{port}", "--warmup", str(warmup), "--duration", str(duration),
            "--json", json_path, *tail, *loadgen_args]
     log = open(os.path.join(state_dir(), "loadgen.log"), "ab")
+    pin = limits.pinning()
+    on_loadgen_cpu = None
+    if pin:
+        for tid in procs.thread_ids(pid):  # threads made later inherit it
+            try:
+                os.sched_setaffinity(tid, pin[0])
+            except OSError:
+                pass  # gone since the look
+        on_loadgen_cpu = lambda: os.sched_setaffinity(0, {pin[1]})
     other = None
     if beside:
         other = subprocess.Popen([loadgen_path(), "--target", f"127.0.0.1:{port}", "--warmup", "0",
-                                  "--duration", str(beside_seconds), *beside], stdout=log, stderr=log)
+                                  "--duration", str(beside_seconds), *beside], stdout=log, stderr=log,
+                                 preexec_fn=on_loadgen_cpu)
         time.sleep(0.1)  # connected first: a one-client-at-a-time server takes it first
-    client = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log)
+    client = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, preexec_fn=on_loadgen_cpu)
     if not wait_for_crowd(client, log):
         client.wait()
         raise LabError(f"loadgen ended before its crowd was held: {' '.join(cmd)}; see {state_dir()}/loadgen.log")
@@ -261,6 +271,7 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
         "involuntary_switches_per_s": round((after["involuntary"] - before["involuntary"]) / window),
         "syscall_method": syscalls.method, "syscall_note": syscalls.note,
         "syscalls_per_request": None, "syscalls_named_per_request": {},
+        "pinned": limits.describe_pinning() if pin else None,
     })
     # The syscall count's requests: those loadgen finished inside the window the lab signalled.
     count = result.get("count_window") or {}

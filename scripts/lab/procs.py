@@ -75,6 +75,17 @@ def open_fds(pid):
         return 0
 
 
+def thread_ids(root):
+    """Every thread of every process in the tree."""
+    tids = []
+    for pid in tree(root):
+        try:
+            tids.extend(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            pass  # gone since the look
+    return tids
+
+
 def snapshot(root, with_switches=True):
     """One look at the tree: sums over every process in it."""
     pids = tree(root)

@@ -29,6 +29,10 @@ chmod o+x "$LAB_STATE"
 for size in "${sizes[@]}"; do head -c "${bytes[$size]}" /dev/urandom >"$LAB_WWW/$size.bin"; done
 cat "$LAB_WWW"/*.bin >/dev/null  # read once: the page cache holds them, so no run waits for the disk
 echo "   one worker each: 07-sendfile --workers 1, nginx worker_processes 1; $conns connections per run"
+# Pinned: loadgen on a CPU of its own. Unpinned, the same server's CPU per MiB ranged over 2x
+# from one round to the next (57 to 133 us), with the scheduler placing the two sides anew each
+# time; pinned, the spread was about a third of that (README, the reference run).
+lab_pin
 
 # In rounds: every server once per round, all sizes in the first, the 1 MiB files (the target's
 # row) again in the others. This machine's speed, and whether a server or loadgen is the one

@@ -44,13 +44,19 @@ done
 # In rounds, each peer once per round: on a shared machine the same run can differ by half from
 # one minute to the next, and a comparison made within one round, then across rounds, is fairer
 # than one run of each. Pinned: loadgen on a CPU of its own, one loop against another.
+start_peer() {  # "05-epoll", "05-epoll --edge", "nginx 1" or "node", named as its rows say
+  server_start $1
+  case $1 in
+    *--edge) SERVER_NAME="05-epoll --edge" ;;
+    nginx*) SERVER_NAME="nginx (1 worker)" ;;
+  esac
+}
+
 lab_pin
 for round in $(seq "$rounds"); do
   for peer in "05-epoll" "05-epoll --edge" "nginx 1" "node"; do
     has_peer "${peer%% *}" || continue
-    server_start $peer
-    [[ $peer == *--edge* ]] && SERVER_NAME="05-epoll --edge"
-    [[ $peer == nginx* ]] && SERVER_NAME="nginx (1 worker)"
+    start_peer "$peer"
     measure "100 busy (round $round)" --series peers -- --connections 100
     server_stop
   done
@@ -61,15 +67,16 @@ done
 # on the rate: the faster one often finds one request waiting, and pays a sleep and a wake-up for
 # it, while the slower finds several per wake-up. The CPU target is judged here.
 rate=$(lab rps "100 busy (round 1)" 05-epoll)
-has_peer nginx >/dev/null && rate=$(( $(lab rps "100 busy (round 1)" "nginx (1 worker)") < rate ? $(lab rps "100 busy (round 1)" "nginx (1 worker)") : rate ))
+if has_peer nginx >/dev/null; then
+  nginx_rate=$(lab rps "100 busy (round 1)" "nginx (1 worker)")
+  ((nginx_rate < rate)) && rate=$nginx_rate
+fi
 rate=$((rate / 2))
 echo "   equal load: $rate requests/s for every server"
 for round in $(seq "$rounds"); do
   for peer in "05-epoll" "05-epoll --edge" "nginx 1"; do
     has_peer "${peer%% *}" || continue
-    server_start $peer
-    [[ $peer == *--edge* ]] && SERVER_NAME="05-epoll --edge"
-    [[ $peer == nginx* ]] && SERVER_NAME="nginx (1 worker)"
+    start_peer "$peer"
     measure "100 busy at $rate/s (round $round)" --series "equal load" -- --connections 100 --rate "$rate"
     server_stop
   done
@@ -78,8 +85,7 @@ lab_unpin
 
 for server in 05-epoll "nginx 1"; do
   has_peer "${server%% *}" || continue
-  server_start $server
-  [[ $server == nginx* ]] && SERVER_NAME="nginx (1 worker)"
+  start_peer "$server"
   measure "memory: 0 idle" --series "$SERVER_NAME memory" -- --connections 1 --rate 100
   for n in "${memory[@]}"; do
     measure "memory: $n idle" --series "$SERVER_NAME memory" -- --connections 1 --rate 100 --idle "$n" $sources

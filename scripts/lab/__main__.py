@@ -165,7 +165,8 @@ def cmd_report(a):
     pinned = sorted({row["server"]["pinned"] for row in rows if row["server"].get("pinned")})
     if pinned:
         labels = [r["label"] for r in rows if r["server"].get("pinned")]
-        where = "every row" if len(labels) == len(rows) else "rows " + ", ".join(dict.fromkeys(labels))
+        rounds = dict.fromkeys(re.sub(r"\(round \d+\)", "(round *)", label) for label in labels)  # one name per series of rounds
+        where = "every row" if len(labels) == len(rows) else "rows " + ", ".join(rounds)
         notes.append(f"pinned ({where}): {'; '.join(pinned)}")
     m = report.machine()
     notes.append(f"machine: {m['cores']} cores, {m.get('cpu', '?')}, {m['memory_gib']} GiB, kernel {m['kernel']}, "

@@ -6,7 +6,8 @@ idle connection is held. It prints "starting: ..." when its warm-up begins, and 
 own clock at that line, so opening the crowd is outside the window on both sides; the lab's window
 ends a little before loadgen's. The server is sampled over that window: CPU and context switches
 from /proc at both ends, memory and threads every quarter second. Every figure is divided by the
-requests of that window: loadgen's rate times the window's length.
+requests of that window: loadgen's rate times the window's length. After lab_pin (LAB_PIN=1)
+loadgen runs alone on the last CPU and every thread of the server on the others (limits.pinning).
 
 Syscalls are counted after that window, in a second one, because counting them slows them down:
 enabling any syscall tracepoint sends every syscall on the machine through the kernel's slow

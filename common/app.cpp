@@ -59,6 +59,11 @@ Response burn_cpu(const Request& req) {
     return text(200, "cpu n=" + std::to_string(n) + " result=" + std::to_string(x) + "\n");
 }
 
+// The paths route() answers itself; any other goes to the files, when there are files.
+bool is_route(std::string_view path) {
+    return path == "/hello" || path == "/" || path == "/echo" || path == "/sleep" || path == "/cpu";
+}
+
 }  // namespace
 
 bool query_param(std::string_view query, std::string_view key, std::string_view& value) {
@@ -99,10 +104,22 @@ Response App::route(const Request& req) const {
     return text(404, "404 Not Found\n");
 }
 
-Response App::handle(const Request& req) const {
-    Response r = is_known_method(req.method) ? route(req) : text(501, "501 Not Implemented: unknown method\n");
+void App::finish(Response& r, const Request& req) {
     r.head_only = req.method == "HEAD";
     r.keep_alive = req.keep_alive;
+}
+
+Response App::handle(const Request& req) const {
+    Response r = is_known_method(req.method) ? route(req) : text(501, "501 Not Implemented: unknown method\n");
+    finish(r, req);
+    return r;
+}
+
+std::optional<Response> App::handle_without_waiting(const Request& req) const {
+    if (req.path == "/sleep" || req.path == "/cpu") return std::nullopt;
+    if (!files_ || !is_known_method(req.method) || is_route(req.path)) return handle(req);
+    std::optional<Response> r = files_->serve_without_waiting(req);
+    if (r) finish(*r, req);
     return r;
 }
 

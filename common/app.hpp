@@ -14,6 +14,7 @@
 #include "response.hpp"
 #include "static_files.hpp"
 
+#include <optional>
 #include <string>
 
 namespace one {
@@ -29,8 +30,14 @@ public:
     // Answers one request. Never throws; the caller sets nothing but what it must send.
     http::Response handle(const http::Request& request) const;
 
+    // The same answer, but only if giving it cannot make the thread wait: nothing for /sleep and
+    // /cpu (they block on purpose) and for a file whose path the kernel would have to read from
+    // the disk. Chapter 08's loop calls this, and hands what it refuses to a thread that calls handle().
+    std::optional<http::Response> handle_without_waiting(const http::Request& request) const;
+
 private:
     http::Response route(const http::Request& request) const;
+    static void finish(http::Response& response, const http::Request& request);
     std::string chapter_;  // "05-epoll"
     std::string model_;    // "one thread, epoll, non-blocking sockets"
     const StaticFiles* files_;

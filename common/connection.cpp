@@ -2,6 +2,7 @@
 // read -> parse -> answer -> write, and when a step would block, say what we are waiting for.
 #include "connection.hpp"
 
+#include <algorithm>
 #include <sys/socket.h>
 
 namespace one {
@@ -9,13 +10,30 @@ namespace {
 
 constexpr size_t kConnectionReadSize = 4096;  // reads into a connection's own buffer (rare: a partial request)
 
+// The answer to s.request, whose bytes are `raw`. Chapter 08 hands what would make the loop wait
+// to its pool instead: then nothing, and the answer comes later (on_job_done).
+std::optional<http::Response> answer_now(Connection& c, LoopShared& s, std::span<const char> raw) {
+    if (!s.offload) return s.app.handle(s.request);
+    std::optional<http::Response> now = s.app.handle_without_waiting(s.request);
+    if (now) return now;
+    return s.offload->answer_later(c.fd.get(), c.generation, s.request, raw);
+}
+
+// Adds `response` to what the connection sends: its bytes to `sink`, its file (if any) to c.file.
+void queue_response(Connection& c, LoopShared& s, http::Response& response, std::string& sink) {
+    if (s.closing_all) response.keep_alive = false;  // the client reconnects, to a server that stays
+    http::append_response(response, sink);
+    if (response.file && http::sends_body(response)) c.file = std::move(response.file);  // else it closes here
+    c.close_after_write = !response.keep_alive;
+}
+
 // Answers the complete requests at the front of `bytes` into `sink`, stopping at the output
-// high-water mark, at a response that closes the connection, or at one whose body is a file: its
-// head is the last thing in `sink`, and the responses after it wait until the file is sent, so
-// that they stay in order. Returns the bytes used.
+// high-water mark, at a response that closes the connection, at one whose body is a file (its head
+// is the last thing in `sink`), or at one answered off the loop: the responses after those wait
+// until the file is sent or the answer has come, so that they stay in order. Returns the bytes used.
 size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std::string& sink) {
     size_t used = 0;
-    while (sink.size() < kOutputHighWater && !c.close_after_write && !c.file) {
+    while (sink.size() < kOutputHighWater && !c.close_after_write && !c.file && !c.answer_pending) {
         http::ParseResult r = c.parser.parse(bytes.subspan(used), s.request);
         if (r.incomplete()) break;
         if (r.error()) {
@@ -23,16 +41,23 @@ size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std:
             c.close_after_write = c.linger_after_write = true;
             return bytes.size();  // after a refused request nothing that follows can be trusted
         }
-        http::Response response = s.app.handle(s.request);
-        if (s.closing_all) response.keep_alive = false;  // the client reconnects, to a server that stays
-        http::append_response(response, sink);
-        if (response.file && http::sends_body(response)) c.file = std::move(response.file);  // else it closes here
+        std::optional<http::Response> response = answer_now(c, s, bytes.subspan(used, r.consumed));
         used += r.consumed;
         c.parser.reset();
-        c.close_after_write = !response.keep_alive;
+        if (response) queue_response(c, s, *response, sink);
+        else c.answer_pending = true;
     }
     if (c.close_after_write && used < bytes.size()) c.linger_after_write = true;  // unread bytes follow
     return used;
+}
+
+// Chapter 08: the file's next stretch is not in the page cache. The pool reads it, and sending goes
+// on once it has. With the pool's queue full, the loop sends it anyway and waits for the disk this
+// once, as chapter 07 always does: slower for everyone for a moment, but nobody is dropped.
+void warm_file(Connection& c, LoopShared& s) {
+    size_t stretch = std::min(kCacheStretch, c.file.length);
+    if (s.offload && s.offload->warm_later(c.fd.get(), c.generation, c.file, stretch)) c.warming = true;
+    else c.file.cached = stretch;
 }
 
 // Answers what `bytes` holds and writes the answers. Output the socket will not take is kept in
@@ -50,14 +75,15 @@ size_t answer_and_write(Connection& c, LoopShared& s, std::span<char> bytes) {
             c.waiting = Waiting::Nothing;  // reset or broken pipe: the client is gone (or the file shrank)
             return bytes.size();
         }
-        if (result == Sent::Partly) {  // the socket is full: keep the rest, and stop reading until it drains
+        if (result == Sent::Partly || result == Sent::Cold) {  // keep the rest; stop reading until it is gone
             c.out.assign(sink, sent);
             c.out_sent = 0;
+            if (result == Sent::Cold) warm_file(c, s);
             return used;
         }
         c.file = {};  // all sent: close the file
         // If we stopped at the high-water mark or at a file, more complete requests may follow.
-        if (n == 0 || c.close_after_write || used == bytes.size()) return used;
+        if (n == 0 || c.close_after_write || c.answer_pending || used == bytes.size()) return used;
     }
 }
 
@@ -69,8 +95,12 @@ void start_lingering(Connection& c) {
 // Decides what the connection waits for next, now that it has read and written what it could.
 void settle(Connection& c) {
     if (c.waiting == Waiting::Nothing || c.waiting == Waiting::Linger) return;
-    if (!c.out.empty() || c.file) {
-        c.waiting = Waiting::Writable;
+    if (c.warming) {
+        c.waiting = Waiting::Job;  // not writable: the next bytes to send are on their way from the disk
+    } else if (!c.out.empty() || c.file) {
+        c.waiting = Waiting::Writable;  // (while an answer is made off the loop, the ones before it go out)
+    } else if (c.answer_pending) {
+        c.waiting = Waiting::Job;
     } else if (c.close_after_write) {
         if (c.linger_after_write) start_lingering(c);
         else c.waiting = Waiting::Nothing;
@@ -138,14 +168,31 @@ void on_writable(Connection& c, LoopShared& s) {
         return;
     }
     if (result == Sent::Partly) return;  // still full
+    if (result == Sent::Cold) {
+        warm_file(c, s);
+        return settle(c);
+    }
     std::string().swap(c.out);           // give the memory back, not just the bytes
     c.out_sent = 0;
     c.file = {};                         // and the file's descriptor
     c.waiting = Waiting::Request;
-    if (!c.in.empty() && !c.close_after_write) c.in.consume(answer_and_write(c, s, c.in.readable()));
+    if (!c.in.empty() && !c.close_after_write && !c.answer_pending) c.in.consume(answer_and_write(c, s, c.in.readable()));
     settle(c);
     // Edge-triggered: bytes that arrived while we were not reading will not be reported again.
     if (s.edge_triggered && c.waiting == Waiting::Request) on_readable(c, s);
+}
+
+void on_job_done(Connection& c, LoopShared& s, std::optional<http::Response> answer) {
+    if (c.warming) {
+        c.warming = false;
+        c.file.cached = std::min(kCacheStretch, c.file.length);  // trusted, not asked again: no ping-pong
+    } else if (c.answer_pending && answer) {
+        c.answer_pending = false;
+        queue_response(c, s, *answer, c.out);  // after whatever earlier responses have not gone yet
+        if (c.close_after_write && !c.in.empty()) c.linger_after_write = true;  // unread requests follow
+    }
+    c.waiting = Waiting::Writable;
+    on_writable(c, s);
 }
 
 Interest interest_of(const Connection& c) {
@@ -153,6 +200,7 @@ Interest interest_of(const Connection& c) {
     case Waiting::Request:
     case Waiting::Linger: return {true, false};
     case Waiting::Writable: return {false, true};
+    case Waiting::Job:
     case Waiting::Nothing: break;
     }
     return {};

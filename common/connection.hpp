@@ -14,6 +14,7 @@
 #include "buffer.hpp"
 #include "deadline_list.hpp"
 #include "http_parser.hpp"
+#include "offload.hpp"
 #include "poller.hpp"
 #include "send_file.hpp"
 #include "sys.hpp"
@@ -25,6 +26,7 @@ namespace one {
 enum class Waiting : uint8_t {
     Request,   // for bytes of a request: watch for readable
     Writable,  // for room in the socket's send buffer: watch for writable, stop reading
+    Job,       // for work handed to chapter 08's pool: watch for nothing; its result wakes the loop
     Linger,    // after an error response: for the client to stop sending, so closing sends no reset
     Nothing,   // done: close it
 };
@@ -39,6 +41,8 @@ struct Connection {
     bool resume_queued = false;     // ...and the loop has it on its list for that, once
     bool close_after_write = false;  // the last response said Connection: close
     bool linger_after_write = false;  // ...and unread bytes may follow, or it was an error
+    bool answer_pending = false;    // chapter 08: a request is being answered off the loop; the ones after it wait
+    bool warming = false;           // chapter 08: the file's next stretch is being read into the page cache
     http::RequestParser parser;
     Buffer in;                      // the start of a request that has not all arrived; empty between requests
     std::string out;                // response bytes the socket has not taken yet
@@ -57,6 +61,7 @@ struct LoopShared {
     std::string out_scratch;        // responses are built here, and only what is not written is kept
     http::Request request;          // the request being served (only one at a time on a loop)
     FileOutput files;               // how file bodies go out: sendfile, or --copy through a shared buffer
+    Offload* offload = nullptr;     // chapter 08: where what would make the loop wait goes; null before
 };
 
 // The socket is readable: read, serve every complete request, write the answers. Level-triggered,
@@ -67,6 +72,9 @@ inline constexpr int kReadsPerTurn = 4;
 void on_readable(Connection& c, LoopShared& shared);
 // The socket is writable: write what is queued (bytes, then a file range); once it is all gone, go on serving.
 void on_writable(Connection& c, LoopShared& shared);
+// Chapter 08: the job handed off for this connection is done: send `answer` (or, after a file's
+// stretch was warmed, nothing new) and go on serving.
+void on_job_done(Connection& c, LoopShared& shared, std::optional<http::Response> answer);
 // What the poller should watch for, given what the connection is waiting for.
 Interest interest_of(const Connection& c);
 

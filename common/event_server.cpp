@@ -48,23 +48,43 @@ EventServer::EventServer(Fd listener, Poller& poller, const App& app, const Serv
 }
 
 void EventServer::run() {
-    while (!(stopping_ && count_ == 0)) run_once(-1);
+    while (!(stopping_ && (count_ == 0 || Clock::now() >= give_up_at_))) run_once(-1);
+    if (count_ > 0) log_line("the stop's deadline has passed: closing " + std::to_string(count_) + " connections still open");
 }
 
 int EventServer::make_waker(std::function<void()> on_wake) {
-    waker_ = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    if (!waker_) throw_errno("eventfd");
-    on_wake_ = std::move(on_wake);
-    poller_.watch(waker_.get(), 0, {true, false});
-    return waker_.get();
+    Fd waker(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!waker) throw_errno("eventfd");
+    watch_waker(waker.get(), std::move(on_wake));
+    own_wakers_.push_back(std::move(waker));
+    return own_wakers_.back().get();
+}
+
+void EventServer::watch_waker(int fd, std::function<void()> on_wake) {
+    if (!poller_.watch(fd, 0, {true, false})) throw_errno("watching an eventfd");
+    wakers_.push_back({fd, std::move(on_wake)});
+}
+
+void EventServer::hand_off_to(Offload& offload) {
+    shared_.offload = &offload;
+    shared_.files.ask_cache = true;
+}
+
+bool EventServer::job_done(int fd, uint32_t generation, std::optional<http::Response> answer) {
+    Connection* c = find(fd, generation);
+    if (!c || !(c->answer_pending || c->warming)) return false;  // gone; the fd may be a new client's
+    on_job_done(*c, shared_, std::move(answer));
+    update(*c);
+    return true;
 }
 
 // Closing a keep-alive connection between requests races with a request the client may be sending
 // at that very moment, and that request would fail. So rather than close them, answer each
 // connection's next request with Connection: close, and close the ones that stay quiet for a second.
-void EventServer::stop_gracefully() {
+void EventServer::stop_gracefully(Clock::duration give_up_after) {
     if (stopping_) return;
     stopping_ = true;
+    if (give_up_after != Clock::duration::max()) give_up_at_ = Clock::now() + give_up_after;
     shared_.closing_all = true;
     // Clients the kernel has already accepted for us would be reset when the listener closes:
     // take them first, and serve them like the rest (one answer, then Connection: close).
@@ -118,14 +138,17 @@ void EventServer::resume_readers() {
 }
 
 void EventServer::dispatch(const Fired& f) {
-    if (f.generation == 0 && f.fd == waker_.get()) {
-        uint64_t count;
-        ssize_t ignored = ::read(waker_.get(), &count, sizeof count);  // reset the eventfd
-        (void)ignored;
-        if (on_wake_) on_wake_();
+    if (f.generation == 0 && f.fd == listener_.get()) return accept_clients();
+    if (f.generation == 0) {
+        for (const Waker& w : wakers_)
+            if (w.fd == f.fd) {
+                uint64_t count;
+                ssize_t ignored = ::read(w.fd, &count, sizeof count);  // reset the eventfd, then act
+                (void)ignored;
+                return w.on_wake();
+            }
         return;
     }
-    if (f.generation == 0 && f.fd == listener_.get()) return accept_clients();
     // Earlier in this batch the connection on this fd may have been closed and the fd reused by a
     // new client: the event is about the old one. The generation tells them apart.
     Connection* c = find(f.fd, f.generation);
@@ -133,6 +156,9 @@ void EventServer::dispatch(const Fired& f) {
         ++stale_events_;
         return;
     }
+    // Chapter 08: an error or hang-up while its answer is made off the loop: the client is gone
+    // (a reset). Close now; the answer is dropped when it comes (job_done checks the generation).
+    if (f.failed && c->waiting == Waiting::Job) c->waiting = Waiting::Nothing;
     // A connection owed a turn is read in resume_readers, after everyone else: reading it here too
     // would give the client that never pauses two shares of the turn.
     if ((f.readable && !c->resume_queued) || f.failed) on_readable(*c, shared_);
@@ -209,7 +235,9 @@ void EventServer::update(Connection& c) {
         c.watched = want;
     }
     Clock::time_point now = turn_started_;
-    if (c.waiting == Waiting::Linger) {
+    if (c.waiting == Waiting::Job) {
+        DeadlineList::disarm(c.timer);  // the server is the slow one now, not the client
+    } else if (c.waiting == Waiting::Linger) {
         if (c.timer.list != &linger_) linger_.arm(c.timer, now);
     } else if (c.waiting == Waiting::Request && c.parser.started() && !c.parser.head_done()) {
         if (c.timer.list != &header_) header_.arm(c.timer, now);  // from the first byte: trickling does not help
@@ -245,6 +273,7 @@ int EventServer::next_timeout_ms(Clock::time_point now) const {
     for (const DeadlineList* list : {&idle_, &header_, &linger_})
         if (list->head) next = std::min(next, list->head->deadline);
     if (accept_paused_) next = std::min(next, accept_resume_at_);
+    if (stopping_) next = std::min(next, give_up_at_);
     if (next == Clock::time_point::max()) return -1;
     if (next <= now) return 0;
     // Round up: waking a little early would find nothing due and spin with zero timeouts.

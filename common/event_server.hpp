@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace one {
@@ -45,11 +46,25 @@ public:
     // A descriptor that, when written to (8 bytes, as eventfd wants), wakes the loop and runs
     // `on_wake` on the loop's thread. write() is async-signal-safe, so a signal handler can use it.
     int make_waker(std::function<void()> on_wake);
+    // The same for an eventfd of the caller's, which must stay open as long as the loop runs. The
+    // loop reads it (resetting it to zero) before it calls `on_wake`, so a write that comes while
+    // `on_wake` runs is never lost: it wakes the loop again.
+    void watch_waker(int fd, std::function<void()> on_wake);
 
     // Stops accepting and lets every connection finish: the next response on each says
-    // Connection: close, and connections quiet for a second are closed. run() returns when none is left.
-    void stop_gracefully();
+    // Connection: close, and connections quiet for a second are closed. run() returns when none is
+    // left, or once `give_up_after` has passed, closing what is still open.
+    void stop_gracefully(Clock::duration give_up_after = Clock::duration::max());
     bool stopping() const { return stopping_; }
+
+    // Chapter 08: what would make the loop wait (slow routes, files not in the page cache) goes
+    // to `offload`, and comes back through job_done().
+    void hand_off_to(Offload& offload);
+    // The job handed off for connection (fd, generation) is done: `answer` goes out on it (for a
+    // file's warm-up there is none: sending goes on). If the connection closed meanwhile, and its
+    // descriptor is perhaps another client's now, the generation tells: the result is dropped
+    // and false returned.
+    bool job_done(int fd, uint32_t generation, std::optional<http::Response> answer);
 
     struct Counters {
         size_t accepted = 0;
@@ -69,10 +84,16 @@ private:
     int next_timeout_ms(Clock::time_point now) const;
     void pause_accepting(Clock::time_point now);
 
+    struct Waker {
+        int fd;
+        std::function<void()> on_wake;
+    };
+
     Fd listener_;
-    Fd waker_;
-    std::function<void()> on_wake_;
+    std::vector<Fd> own_wakers_;
+    std::vector<Waker> wakers_;
     bool stopping_ = false;
+    Clock::time_point give_up_at_ = Clock::time_point::max();  // stopping: close what is left then
     Counters counters_;
     Poller& poller_;
     LoopShared shared_;

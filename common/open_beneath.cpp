@@ -14,10 +14,10 @@ namespace {
 constexpr int kFileFlags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 
 // glibc has no wrapper for openat2 before 2.40; the system call has been there since Linux 5.6.
-int openat2_beneath(int dir, const char* path, uint64_t flags) {
+int openat2_beneath(int dir, const char* path, uint64_t flags, uint64_t resolve = 0) {
     open_how how{};
     how.flags = flags;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;  // BENEATH blocks magic links today; say so for tomorrow
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | resolve;  // BENEATH blocks magic links today; say so for tomorrow
     return static_cast<int>(retry_eintr([&] { return ::syscall(SYS_openat2, dir, path, &how, sizeof how); }));
 }
 
@@ -55,6 +55,16 @@ Fd RootDir::open(const std::string& relative, int& err) const {
     // EAGAIN: the kernel saw a rename race it could not rule out an escape through. Try again, twice.
     for (int retry = 0; fd < 0 && errno == EAGAIN && retry < 2; ++retry) fd = openat2_beneath(dir_.get(), relative.c_str(), kFileFlags);
     err = fd < 0 ? errno : 0;
+    return Fd(fd);
+}
+
+Fd RootDir::open_cached(const std::string& relative, int& err) const {
+    if (how_ == Beneath::Walk) {
+        err = EAGAIN;
+        return {};
+    }
+    int fd = openat2_beneath(dir_.get(), relative.c_str(), kFileFlags, RESOLVE_CACHED);
+    err = fd >= 0 ? 0 : errno == EINVAL ? EAGAIN : errno;  // EINVAL: a kernel before RESOLVE_CACHED
     return Fd(fd);
 }
 

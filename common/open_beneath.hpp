@@ -36,6 +36,12 @@ public:
     // On failure returns an empty Fd and sets `err` (EXDEV, ELOOP or ENOTDIR for a refused step).
     Fd open(const std::string& relative, int& err) const;
 
+    // The same open, but only if the kernel can do it without reading the disk: every step of the
+    // path is in its lookup cache (RESOLVE_CACHED, Linux 5.12+). Otherwise fails with EAGAIN, and
+    // the caller opens it where waiting is allowed (chapter 08's pool). The component walk cannot
+    // promise that, so with it this always says EAGAIN.
+    Fd open_cached(const std::string& relative, int& err) const;
+
     Beneath method() const { return how_; }
     const std::string& path() const { return path_; }
 

@@ -18,6 +18,7 @@ struct FileBody {
     Fd fd;
     off_t offset = 0;
     size_t length = 0;
+    size_t cached = 0;  // chapter 08: bytes from `offset` known to be in the page cache (send_file.hpp)
     explicit operator bool() const { return static_cast<bool>(fd); }
 };
 

@@ -1,6 +1,8 @@
 // send_file: the head with sendmsg, the body with sendfile (or pread and sendmsg), never blocking.
 #include "send_file.hpp"
 
+#include "page_cache.hpp"
+
 #include <algorithm>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -41,6 +43,16 @@ IoResult copy_some(int socket, std::string_view head, const http::FileBody& file
     return send_pieces(socket, head, {scratch.data(), static_cast<size_t>(got)}, false);
 }
 
+// Chapter 08: true when the file's next bytes can be sent without waiting for the disk: known to
+// be cached, or found in the page cache now (one cachestat for the next kCacheStretch bytes).
+bool warm_enough(http::FileBody& file, const FileOutput& output) {
+    if (!output.ask_cache || file.cached > 0) return true;
+    size_t stretch = std::min(kCacheStretch, file.length);
+    if (!in_page_cache(file.fd.get(), file.offset, stretch)) return false;
+    file.cached = stretch;
+    return true;
+}
+
 // One system call's worth: the rest of the head (with the first of the file where that saves a
 // call), or the next piece of the file.
 IoResult send_step(int socket, std::string_view head, const http::FileBody& file, size_t most, FileOutput& output) {
@@ -55,7 +67,10 @@ Sent send_output(int socket, std::string_view head, size_t& sent, http::FileBody
     size_t budget = output.per_turn;
     while (sent < head.size() || (file.length > 0 && budget > 0)) {
         size_t head_left = head.size() - sent;
-        IoResult r = send_step(socket, head.substr(sent), file, budget, output);
+        bool file_next = file.length > 0 && (head_left == 0 || output.how == FileSending::Copy);
+        if (file_next && !warm_enough(file, output)) return Sent::Cold;
+        size_t most = output.ask_cache ? std::min(budget, file.cached) : budget;
+        IoResult r = send_step(socket, head.substr(sent), file, most, output);
         if (r.would_block()) return Sent::Partly;
         if (!r.ok() || r.n == 0) return Sent::Failed;  // EPIPE, ECONNRESET, EIO; or a file that shrank
         size_t n = static_cast<size_t>(r.n);
@@ -63,6 +78,7 @@ Sent send_output(int socket, std::string_view head, size_t& sent, http::FileBody
         sent += n - from_file;
         file.offset += static_cast<off_t>(from_file);
         file.length -= from_file;
+        file.cached -= std::min(file.cached, from_file);
         budget -= std::min(budget, from_file);
     }
     return file.length > 0 ? Sent::Partly : Sent::All;

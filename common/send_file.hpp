@@ -38,12 +38,19 @@ struct FileOutput {
     // "writable" again next turn; edge-triggered it would not, so there the limit is off.
     size_t per_turn = SIZE_MAX;
     std::string scratch;  // Copy: where file bytes pass through, shared by every connection on the loop
+    // Chapter 08: before sending a stretch of a file, ask whether it is in the page cache
+    // (page_cache.hpp): a miss would keep the loop waiting for the disk inside sendfile or pread.
+    bool ask_cache = false;
 };
+
+// With ask_cache, a file is checked, and warmed by the pool when cold, this many bytes at a time.
+inline constexpr size_t kCacheStretch = 1 << 20;
 
 enum class Sent : uint8_t {
     All,     // the head and the whole file range are gone
     Partly,  // the socket is full, or this turn's share is spent: wait until writable
     Failed,  // the peer is gone, or the file ended before the range did (it shrank): close
+    Cold,    // ask_cache: the file's next stretch is not in the page cache; nothing of it was sent
 };
 
 // Sends head[sent, end), then the file range, advancing `sent` and `file` past what went out.

@@ -189,11 +189,13 @@ RangeAnswer parse_range(std::string_view header, uint64_t size, ByteRange& range
 
 // Opens the regular file `relative` names, or the index.html of the directory it names; on
 // success `relative` names what was opened. Anything else (a FIFO, a socket, a device) is ENOENT.
-Fd StaticFiles::open_regular(std::string& relative, struct stat& st, int& err) const {
-    Fd fd = root_.open(relative.empty() ? "." : relative, err);
+// fstat needs no disk: the inode is in memory once the file is open.
+Fd StaticFiles::open_regular(std::string& relative, struct stat& st, int& err, bool without_waiting) const {
+    auto open = [&](const std::string& path) { return without_waiting ? root_.open_cached(path, err) : root_.open(path, err); };
+    Fd fd = open(relative.empty() ? "." : relative);
     if (fd && ::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
         relative += relative.empty() ? "index.html" : "/index.html";
-        fd = root_.open(relative, err);
+        fd = open(relative);
         if (fd && ::fstat(fd.get(), &st) < 0) st.st_mode = 0;
     }
     if (!fd) return fd;
@@ -204,7 +206,7 @@ Fd StaticFiles::open_regular(std::string& relative, struct stat& st, int& err) c
     return fd;
 }
 
-Response StaticFiles::serve(const Request& req) const {
+std::optional<Response> StaticFiles::respond(const Request& req, bool without_waiting) const {
     std::string relative;
     switch (to_relative_path(req.path, relative)) {
     case PathCheck::Ok: break;
@@ -213,7 +215,8 @@ Response StaticFiles::serve(const Request& req) const {
     }
     struct stat st{};
     int err = 0;
-    Fd file = open_regular(relative, st, err);
+    Fd file = open_regular(relative, st, err, without_waiting);
+    if (!file && err == EAGAIN && without_waiting) return std::nullopt;
     if (!file) return open_failed(err);
     if (req.method != "GET" && req.method != "HEAD") {
         Response r = plain(405, "405 Method Not Allowed\n");
@@ -222,5 +225,9 @@ Response StaticFiles::serve(const Request& req) const {
     }
     return answer(req, std::move(file), st, relative);
 }
+
+Response StaticFiles::serve(const Request& req) const { return *respond(req, false); }
+
+std::optional<Response> StaticFiles::serve_without_waiting(const Request& req) const { return respond(req, true); }
 
 }  // namespace one

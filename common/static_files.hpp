@@ -30,11 +30,15 @@ public:
 
     // Answers a request for the file at request.path. Never throws.
     http::Response serve(const http::Request& request) const;
+    // The same answer, but only if finding the file waits for no disk (RootDir::open_cached);
+    // nothing when it would: then serve() it where waiting is allowed (chapter 08's pool).
+    std::optional<http::Response> serve_without_waiting(const http::Request& request) const;
 
     const RootDir& root() const { return root_; }
 
 private:
-    Fd open_regular(std::string& relative, struct stat& st, int& err) const;
+    std::optional<http::Response> respond(const http::Request& request, bool without_waiting) const;
+    Fd open_regular(std::string& relative, struct stat& st, int& err, bool without_waiting) const;
     RootDir root_;
 };
 

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
@@ -160,6 +161,44 @@ long ServerProcess::tree_sum(const std::function<long(pid_t)>& of_one) const {
     return total;
 }
 
+// The inode of the socket bound to 127.0.0.1:`local` with peer 127.0.0.1:`remote`, or 0.
+static unsigned long tcp_inode(int local, int remote) {
+    std::ifstream in("/proc/net/tcp");
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+        unsigned long local_ip, remote_ip, inode = 0;
+        unsigned local_port, remote_port;
+        // "  sl  local_address rem_address   st tx_queue:rx_queue tr:tm->when retrnsmt   uid  timeout inode"
+        if (std::sscanf(line.c_str(), " %*d: %lx:%x %lx:%x %*x %*x:%*x %*x:%*x %*x %*d %*d %lu", &local_ip, &local_port,
+                        &remote_ip, &remote_port, &inode) == 5 &&
+            static_cast<int>(local_port) == local && static_cast<int>(remote_port) == remote)
+            return inode;
+    }
+    return 0;
+}
+
+int ServerProcess::fd_of(const Client& client) const {
+    unsigned long inode = tcp_inode(port_, client.local_port());
+    if (inode == 0) return -1;
+    std::string wanted = "socket:[" + std::to_string(inode) + "]";
+    for (pid_t pid : tree()) {
+        std::string dir_path = "/proc/" + std::to_string(pid) + "/fd";
+        DIR* dir = opendir(dir_path.c_str());
+        while (dirent* entry = dir ? readdir(dir) : nullptr) {
+            char target[64];
+            ssize_t n = readlink((dir_path + "/" + entry->d_name).c_str(), target, sizeof target - 1);
+            if (n > 0 && std::string_view(target, static_cast<size_t>(n)) == wanted) {
+                int fd = std::atoi(entry->d_name);
+                closedir(dir);
+                return fd;
+            }
+        }
+        if (dir) closedir(dir);
+    }
+    return -1;
+}
+
 long ServerProcess::rss_kib() const { return tree_sum([](pid_t p) { return status_field(p, "VmRSS"); }); }
 long ServerProcess::vm_kib() const { return tree_sum([](pid_t p) { return status_field(p, "VmSize"); }); }
 long ServerProcess::threads() const { return tree_sum([](pid_t p) { return status_field(p, "Threads"); }); }
@@ -234,6 +273,18 @@ void Client::reset() {
     linger reset_on_close{1, 0};  // a zero linger time makes close() send RST
     setsockopt(fd(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
     fd_.reset();
+}
+
+bool Client::has_bytes() {
+    if (!pending_.empty()) return true;
+    pollfd p{fd(), POLLIN, 0};
+    return retry_eintr([&] { return poll(&p, 1, 0); }) > 0;
+}
+
+int Client::local_port() const {
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    return getsockname(fd(), reinterpret_cast<sockaddr*>(&addr), &len) == 0 ? ntohs(addr.sin_port) : -1;
 }
 
 bool Client::fill() {

@@ -33,6 +33,8 @@ void add_server_arg(std::string arg);
 // "01-blocking", from the binary's file name.
 std::string chapter_name();
 
+class Client;
+
 struct ServerSpec {
     std::vector<std::string> args;  // beyond --host 127.0.0.1 --port 0
     long fd_limit = 0;              // RLIMIT_NOFILE for the server; 0 leaves it alone
@@ -66,6 +68,9 @@ public:
     // its wait status, or -1 if it is still running. The destructor then does not complain.
     int wait_exit(int timeout_ms);
     std::vector<pid_t> children() const;  // its child processes (chapter 06's workers)
+    // The descriptor number under which the server (or one of its workers) holds the other end of
+    // `client`'s connection, from /proc/net/tcp and /proc/PID/fd; -1 when it holds none (closed).
+    int fd_of(const Client& client) const;
 
 private:
     std::vector<pid_t> tree() const;  // the server, then its children
@@ -108,6 +113,10 @@ public:
     void shutdown_write();
     // Closes with a reset (RST) instead of an orderly FIN, as a crashed or impatient client does.
     void reset();
+    // True if any byte from the server is waiting to be read, without reading it.
+    bool has_bytes();
+    // This end's port, to find the connection in /proc/net/tcp.
+    int local_port() const;
 
 private:
     bool fill();  // reads more into pending_; false on EOF, error or timeout

@@ -4,8 +4,8 @@
 //   SIGHUP           reload: start a new set of workers, then retire the old set, dropping nothing
 // This is nginx's shape. A worker's crash costs its own connections, never the port.
 //
-// Header-only, like chapter 05's poller.hpp, so that a later chapter (07) can include this
-// chapter's master instead of copying it: a chapter's binary links only its own .cpp files.
+// Header-only, like chapter 05's poller.hpp, so that later chapters (07 on) include this chapter's
+// master instead of copying it: a chapter's binary links only its own .cpp files.
 #pragma once
 
 #include "common/log.hpp"
@@ -193,7 +193,9 @@ inline int Master::run() {
         if (sig == SIGCHLD) reap();
         if ((sig == SIGTERM || sig == SIGINT) && !stopping_) {
             stop();
-            give_up = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds_);
+            // The workers give up on their connections at --grace themselves (worker.hpp); one
+            // still there a second later is stuck, and is killed.
+            give_up = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds_ + 1);
         }
         if (sig == SIGHUP && !stopping_) reload();
         if (!stopping_) restart_due();

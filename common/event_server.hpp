@@ -1,5 +1,5 @@
 // event_server: one thread serving every connection, waking only when the kernel says a socket is
-// ready. This is the loop of chapters 03-05 (and each worker of 06-07); the chapters differ only
+// ready. This is the loop of chapters 03-05 (and of each worker from 06 on); the chapters differ only
 // in the Poller they hand it.
 //
 //   for (;;) {

@@ -17,6 +17,7 @@
 #include "common/log.hpp"
 #include "thread_pool.hpp"
 
+#include <fcntl.h>
 #include <memory>
 #include <unistd.h>
 
@@ -92,6 +93,11 @@ public:
     }
 
     bool warm_later(int fd, uint32_t generation, const http::FileBody& file, size_t length) override {
+        // No readahead on this file from now on. The kernel's readahead reads past what was asked,
+        // in the background, and cachestat counts a page as cached as soon as its read has begun:
+        // the loop would find the next stretch "cached" and wait in sendfile for the disk after
+        // all. Without readahead, the only reads are the pool's, each finished before its answer.
+        ::posix_fadvise(file.fd.get(), 0, 0, POSIX_FADV_RANDOM);  // the open file, shared with the dup below
         Job job{fd, generation, {}, Fd(::dup(file.fd.get())), file.offset, length};
         return job.file && submitted(job);
     }

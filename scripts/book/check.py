@@ -72,9 +72,13 @@ def runs(body):
 
 def find_run(run, lines, start):
     """The first index >= start where `run` sits in `lines`, every line under one common indent."""
+    own = len(run[0]) - len(run[0].lstrip())  # the run's first line may be indented under a later one ("}")
     for i in range(start, len(lines) - len(run) + 1):
         first = lines[i]
-        indent = first[:len(first) - len(first.lstrip())]
+        cut = len(first) - len(first.lstrip()) - own
+        if cut < 0:
+            continue
+        indent = first[:cut]
         if all((lines[i + k].rstrip() == (indent + r if r else "")) for k, r in enumerate(run)):
             return i
     return -1

@@ -4,6 +4,9 @@
 // thread, so sending k requests is writing the batch's first k * request_len bytes. Responses come
 // back in order, so the k-th response answers the k-th request, and a ring of D start times is
 // all a connection needs to time them.
+//
+// With --mix, requests differ: a busy connection lays the requests it draws in its own `pending`
+// bytes, and keeps a second ring, beside the start times, of the entry each request asked for.
 #pragma once
 
 #include "common/sys.hpp"
@@ -11,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace one::loadgen {
 
@@ -39,14 +43,17 @@ struct Connection {
     uint32_t source = 0;           // source address (host order), 0: the kernel's choice
     uint32_t lane = 0;             // open loop: this connection's place in its thread's schedule
     uint32_t depth = 1;            // size of `started`: requests that may be in flight
-    size_t write_at = 0;           // the bytes [write_at, write_end) of the batch are still to send
+    size_t write_at = 0;           // the bytes [write_at, write_end) of `out` are still to send
     size_t write_end = 0;
+    const char* out = nullptr;     // what is being sent: the thread's batch, or (--mix, busy) `pending`
     uint64_t sent = 0;             // requests begun on this connection (open loop: the next slot)
     uint64_t answered = 0;         // responses received; sent - answered are in flight
     uint64_t due = 0;              // open loop: slots released to this connection so far
     int64_t deadline_ns = 0;       // a connect or response must come by then; 0: none
     std::unique_ptr<int64_t[]> started;  // ring: when request i (index i % depth) started its clock
     ResponseChecker checker;
+    std::unique_ptr<uint32_t[]> entries;  // --mix, busy: ring beside `started`: the entry request i asked for
+    std::string pending;           // --mix, busy: the requests being sent, each drawn apart
 
     uint64_t in_flight() const { return sent - answered; }
     bool writing() const { return write_at < write_end; }

@@ -77,16 +77,40 @@ void Worker::begin_write(Connection& c, size_t count, int64_t now) {
     for (uint64_t k = c.sent; k < c.sent + count; ++k)
         c.started[k % c.depth] = scheduled ? slot_time(k * busy_end_ + c.lane) : now;
     if (c.in_flight() == 0 && c.role != Role::Slow) c.deadline_ns = now + int64_t{options_.timeout_ms} * 1'000'000;
-    c.sent += count;
     c.write_at = 0;
     c.write_end = count * request_len_;
+    if (chooser_ && c.role == Role::Busy) compose_mixed(c, count);  // --mix: its own bytes, not the batch's
+    c.sent += count;
+}
+
+// --mix: draws the entries of requests [sent, sent + count) and lays their bytes end to end.
+// The buffer keeps its capacity, so after the first few this allocates nothing. (Open loop: requests
+// lost with a closed connection are drawn again when they are sent again.)
+void Worker::compose_mixed(Connection& c, size_t count) {
+    c.pending.clear();
+    for (uint64_t k = c.sent; k < c.sent + count; ++k) {
+        uint32_t entry = chooser_->next();
+        c.entries[k % c.depth] = entry;
+        c.pending += mix_requests_[entry];
+    }
+    c.out = c.pending.data();
+    c.write_end = c.pending.size();
+    // Nothing in flight: the checker waits for the first of these, and must know whether it is a HEAD's.
+    if (c.in_flight() == 0) c.checker.start(options_.expect_status, mix_head_[c.entries[c.sent % c.depth]]);
+}
+
+// Whether the next response answers a HEAD (its head then announces a body that never comes). With
+// nothing in flight it does not matter yet: compose_mixed() tells the checker when requests leave.
+bool Worker::next_is_head(const Connection& c) const {
+    if (!chooser_ || c.role != Role::Busy || c.in_flight() == 0) return head_request_;
+    return mix_head_[c.entries[c.answered % c.depth]];
 }
 
 // Writes at most `max_bytes` of what is pending.
 Worker::Flush Worker::flush(Connection& c, size_t max_bytes, int64_t now) {
     size_t until = c.write_end - c.write_at > max_bytes ? c.write_at + max_bytes : c.write_end;
     while (c.write_at < until) {
-        IoResult r = write_some(c.fd.get(), {batch_.data() + c.write_at, until - c.write_at});
+        IoResult r = write_some(c.fd.get(), {c.out + c.write_at, until - c.write_at});
         if (r.would_block()) {
             if (c.role != Role::Slow) set_want_write(c, true);  // a slow client just tries again at its next tick
             return c.phase == Phase::Active ? Flush::Blocked : Flush::Failed;
@@ -140,18 +164,20 @@ bool Worker::parse(Connection& c, std::span<const char> bytes, int64_t now) {
 
 // A whole response arrived. Returns false when the connection closed (or was replaced).
 bool Worker::on_response(Connection& c, Outcome outcome, int64_t now) {
-    int64_t started = c.started[c.answered % c.depth];
+    size_t slot = c.answered % c.depth;
     ++c.answered;
-    record(c, outcome, started, now);
+    record(c, outcome, slot, now);
     bool keep_alive = c.checker.keep_alive();
-    c.checker.start(options_.expect_status, head_request_);
+    c.checker.start(options_.expect_status, next_is_head(c));
     if (c.role == Role::Idle) {
         if (!keep_alive) ++stats.idle_closed_by_server;
         idle_settled(c, keep_alive ? Phase::Held : Phase::Finished, now);
         return keep_alive;
     }
-    // A slow client answered before it finished its request (408, 400): that exchange is over.
-    if (!keep_alive || c.writing()) {
+    // Every request answered, yet bytes still to send: the server answered one it had not fully
+    // received (a slow client's 408 or 400), and that exchange is over. With requests still in
+    // flight the answer is to an earlier one, sent whole while a big later one goes out in parts.
+    if (!keep_alive || (c.writing() && c.in_flight() == 0)) {
         reconnect(c, now);
         return false;
     }
@@ -159,14 +185,20 @@ bool Worker::on_response(Connection& c, Outcome outcome, int64_t now) {
     return c.role == Role::Busy ? pump(c, now) : true;
 }
 
-void Worker::record(Connection& c, Outcome outcome, int64_t started, int64_t now) {
+// Counts the response to the request in ring slot `slot`.
+void Worker::record(Connection& c, Outcome outcome, size_t slot, int64_t now) {
     if (c.role == Role::Busy) ++stats.completed_total;
     if (outcome != Outcome::Good) return count_error(c, ErrorKind::BadStatus);
     if (c.role == Role::Slow) ++stats.slow_completed;
     if (c.role == Role::Busy && run_.in_count_window(now)) ++stats.count_window_requests;
     if (c.role != Role::Busy || !run_.in_window(now) || !take_measured(now)) return;
     ++stats.requests;
-    stats.latency_us.record((now - started + 500) / 1000);
+    int64_t latency_us = (now - c.started[slot] + 500) / 1000;
+    stats.latency_us.record(latency_us);
+    if (!chooser_) return;
+    EntryStats& entry = stats.mix[c.entries[slot]];
+    ++entry.requests;
+    entry.latency_us.record(latency_us);
 }
 
 // With --requests: counts one more measured request for all threads; false past the limit.

@@ -46,13 +46,30 @@ void add_timing(CLI::App& cli, Options& o) {
         ->capture_default_str()->check(CLI::Range(1, 3600 * 1000));
 }
 
+CLI::Option* add_mix(CLI::App& cli, Options& o) {
+    cli.add_option("--seed", o.seed, "seed of --mix's random draws; each thread mixes in its number, so the same seed "
+                                     "and --threads give each thread the same sequence of entries")
+        ->capture_default_str();
+    return cli.add_option("--mix", o.mix_text,
+                          "a mixed workload instead of --path/--method/--body: comma-separated entries "
+                          "[METHOD ]PATH[ BODY]=WEIGHT, e.g. '/hello=95,/sleep?ms=50=5' or "
+                          "'/hello=99.5,HEAD /hello=0.3,POST /echo some bytes=0.2'. Each request of a busy connection "
+                          "draws its entry at random by weight (see --seed). Weights are relative and may be decimals; "
+                          "the weight follows the last '=', so paths may hold '='; METHOD defaults to GET; a body is "
+                          "what follows the first space after the path; no commas inside an entry. Idle and slow "
+                          "connections always send the first entry. The summary and the JSON give each entry's count "
+                          "and latencies")
+        ->check([](const std::string& text) { return text.empty() ? std::string("no entries, so a total weight of 0") : ""; });
+}
+
 void add_request(CLI::App& cli, Options& o) {
     auto* target = cli.add_option("--target", o.target, "HOST:PORT, instead of --host and --port");
     cli.add_option("--host", o.host, "server address (loopback only)")->capture_default_str()->excludes(target);
     cli.add_option("--port", o.port, "server port")->capture_default_str()->check(CLI::Range(1, 65535))->excludes(target);
-    cli.add_option("--path", o.path, "request target")->capture_default_str();
-    cli.add_option("--method", o.method, "request method")->capture_default_str();
-    cli.add_option("--body", o.body, "request body (sent with Content-Length), e.g. for POST /echo");
+    auto* path = cli.add_option("--path", o.path, "request target")->capture_default_str();
+    auto* method = cli.add_option("--method", o.method, "request method")->capture_default_str();
+    auto* body = cli.add_option("--body", o.body, "request body (sent with Content-Length), e.g. for POST /echo");
+    add_mix(cli, o)->excludes(path)->excludes(method)->excludes(body);
     cli.add_flag("--close", o.close_each, "send Connection: close: each request on a new connection (loads accept())");
     cli.add_option("--expect-status", o.expect_status, "the status every response must have")
         ->capture_default_str()->check(CLI::Range(100, 599));
@@ -101,6 +118,7 @@ void add_options(CLI::App& cli, Options& options) {
 void finish_options(Options& o) {
     check_target(o);
     check_request(o);
+    if (!o.mix_text.empty()) o.mix = parse_mix(o.mix_text);
     if (!o.source_ips_text.empty()) o.source_ips = parse_source_ips(o.source_ips_text);
     if (o.connections == 0 && o.idle == 0 && o.slow == 0) fail("--connections", "nothing to do: no busy, idle or slow connections");
     if (o.open_loop() && o.connections == 0) fail("--rate", "an open-loop rate needs busy connections (--connections)");

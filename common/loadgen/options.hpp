@@ -1,6 +1,8 @@
 // options: loadgen's flags, their checks, and the file-descriptor budget they imply.
 #pragma once
 
+#include "mix.hpp"
+
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
@@ -25,6 +27,9 @@ struct Options {
     std::string path = "/hello";
     std::string method = "GET";
     std::string body;
+    std::string mix_text;           // --mix as given; "" without it
+    std::vector<MixEntry> mix;      // parsed from mix_text; empty: every request is method, path and body
+    uint64_t seed = 1;              // --mix draws: each thread mixes its number into it
     bool close_each = false;        // every request says Connection: close: a new connection per request
     int threads = 1;
     int timeout_ms = 5000;          // per request, and per connect

@@ -3,8 +3,10 @@
 
 #include "common/sys.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
+#include <vector>
 
 namespace one::loadgen {
 
@@ -33,6 +35,48 @@ std::string error_list(const ErrorCounts& errors) {
     for (size_t i = 0; i < kErrorKinds; ++i)
         if (errors[i]) out += (out.empty() ? "" : ", ") + std::string(kErrorNames[i]) + " " + std::to_string(errors[i]);
     return out.empty() ? "none" : out;
+}
+
+std::string latency_json(const Histogram& h) {
+    auto n = [](auto v) { return std::to_string(v); };
+    return "{\"p50\":" + n(h.percentile(50)) + ",\"p90\":" + n(h.percentile(90)) + ",\"p99\":" + n(h.percentile(99)) +
+           ",\"p999\":" + n(h.percentile(99.9)) + ",\"max\":" + n(h.max()) + ",\"mean\":" + format("%.1f", h.mean()) + "}";
+}
+
+// "[{entry, method, path, weight, share, requests, rps, latency_us}, ...]", or null without --mix.
+std::string mix_json(const Report& r) {
+    const std::vector<MixEntry>& mix = r.options->mix;
+    if (mix.empty()) return "null";
+    std::string j = "[";
+    for (size_t i = 0; i < mix.size(); ++i) {
+        const MixEntry& e = mix[i];
+        const EntryStats& s = r.stats->mix.at(i);
+        j += (i ? ",{\"entry\":" : "{\"entry\":") + json_string(e.label()) + ",\"method\":" + json_string(e.method);
+        j += ",\"path\":" + json_string(e.path) + ",\"weight\":" + format("%.6g", e.weight);
+        j += ",\"share\":" + format("%.6g", e.share) + ",\"requests\":" + std::to_string(s.requests);
+        j += ",\"rps\":" + format("%.1f", r.window_s > 0 ? static_cast<double>(s.requests) / r.window_s : 0.0);
+        j += ",\"latency_us\":" + latency_json(s.latency_us) + "}";
+    }
+    return j + "]";
+}
+
+// One line per --mix entry, under the overall latency line; labels padded so the numbers line up.
+void print_mix(std::FILE* out, const Report& r) {
+    const std::vector<MixEntry>& mix = r.options->mix;
+    std::vector<std::string> names;
+    size_t width = 0;
+    for (const MixEntry& e : mix) {
+        names.push_back(e.label() + " (" + format("%.4g", e.share * 100) + "%):");
+        width = std::max(width, names.back().size());
+    }
+    for (size_t i = 0; i < mix.size(); ++i) {
+        const Histogram& h = r.stats->mix.at(i).latency_us;
+        std::fprintf(out, "  %-*s  %llu requests  p50 %lld  p90 %lld  p99 %lld  p99.9 %lld  max %lld (us)\n",
+                     static_cast<int>(width), names[i].c_str(), static_cast<unsigned long long>(r.stats->mix.at(i).requests),
+                     static_cast<long long>(h.percentile(50)), static_cast<long long>(h.percentile(90)),
+                     static_cast<long long>(h.percentile(99)), static_cast<long long>(h.percentile(99.9)),
+                     static_cast<long long>(h.max()));
+    }
 }
 
 void print_crowds(std::FILE* out, const Report& r) {
@@ -74,7 +118,8 @@ void print_summary(std::FILE* out, const Report& r) {
     const Options& o = *r.options;
     const Stats& s = *r.stats;
     const Histogram& h = s.latency_us;
-    std::fprintf(out, "target:      %s:%d %s %s (expect %d)\n", o.host.c_str(), o.port, o.method.c_str(), o.path.c_str(), o.expect_status);
+    std::string what = o.mix.empty() ? o.method + " " + o.path : "mix of " + std::to_string(o.mix.size()) + " entries";
+    std::fprintf(out, "target:      %s:%d %s (expect %d)\n", o.host.c_str(), o.port, what.c_str(), o.expect_status);
     if (o.open_loop())
         std::fprintf(out, "mode:        open loop at %.0f req/s over %d connections, pipeline %d, %d thread(s)\n", o.rate,
                      o.connections, o.pipeline, o.threads);
@@ -87,6 +132,7 @@ void print_summary(std::FILE* out, const Report& r) {
                  static_cast<long long>(h.percentile(50)), static_cast<long long>(h.percentile(90)),
                  static_cast<long long>(h.percentile(99)), static_cast<long long>(h.percentile(99.9)),
                  static_cast<long long>(h.max()), h.mean(), o.open_loop() ? " (from each request's scheduled time)" : "");
+    print_mix(out, r);
     std::fprintf(out, "errors:      %s (whole run, warm-up included); %llu reconnects\n", error_list(s.errors).c_str(),
                  static_cast<unsigned long long>(s.reconnects));
     print_crowds(out, r);
@@ -101,10 +147,10 @@ void print_summary(std::FILE* out, const Report& r) {
 std::string to_json(const Report& r) {
     const Options& o = *r.options;
     const Stats& s = *r.stats;
-    const Histogram& h = s.latency_us;
     auto n = [](auto v) { return std::to_string(v); };
+    bool mixed = !o.mix.empty();
     std::string j = "{\"tool\":\"loadgen\",\"target\":" + json_string(o.host + ":" + n(o.port));
-    j += ",\"path\":" + json_string(o.path) + ",\"method\":" + json_string(o.method);
+    j += ",\"path\":" + json_string(mixed ? "mix" : o.path) + ",\"method\":" + json_string(mixed ? "" : o.method);
     j += ",\"mode\":\"" + mode_of(o) + "\",\"connections\":" + n(o.connections) + ",\"pipeline\":" + n(o.pipeline);
     j += ",\"rate\":" + format("%.6g", o.rate) + ",\"threads\":" + n(o.threads);
     j += ",\"idle_requested\":" + n(o.idle) + ",\"idle_held\":" + n(s.idle_held);
@@ -113,9 +159,7 @@ std::string to_json(const Report& r) {
     j += ",\"duration_s\":" + format("%.3f", r.window_s) + ",\"warmup_s\":" + format("%.3f", o.warmup_s);
     j += ",\"requests\":" + n(s.requests) + ",\"rps\":" + format("%.1f", r.rps());
     j += ",\"bytes_received\":" + n(s.bytes_received);
-    j += ",\"latency_us\":{\"p50\":" + n(h.percentile(50)) + ",\"p90\":" + n(h.percentile(90)) +
-         ",\"p99\":" + n(h.percentile(99)) + ",\"p999\":" + n(h.percentile(99.9)) + ",\"max\":" + n(h.max()) +
-         ",\"mean\":" + format("%.1f", h.mean()) + "}";
+    j += ",\"latency_us\":" + latency_json(s.latency_us);
     j += ",\"errors\":{";
     for (size_t i = 0; i < kErrorKinds; ++i)
         j += (i ? ",\"" : "\"") + std::string(kErrorNames[i]) + "\":" + n(s.errors[i]);
@@ -125,6 +169,7 @@ std::string to_json(const Report& r) {
     j += ",\"count_window\":" + (r.count_window_s > 0 ? "{\"seconds\":" + format("%.4f", r.count_window_s) +
                                                           ",\"requests\":" + n(s.count_window_requests) + "}"
                                                     : std::string("null"));
+    j += ",\"mix\":" + mix_json(r);
     j += "}\n";
     return j;
 }

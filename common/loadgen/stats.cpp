@@ -36,6 +36,11 @@ void Stats::merge(const Stats& o) {
     idle_held += o.idle_held;
     idle_closed_by_server += o.idle_closed_by_server;
     idle_ready_ns = std::max(idle_ready_ns, o.idle_ready_ns);
+    if (mix.size() < o.mix.size()) mix.resize(o.mix.size());  // a fresh total starts empty
+    for (size_t i = 0; i < o.mix.size(); ++i) {
+        mix[i].latency_us.merge(o.mix[i].latency_us);
+        mix[i].requests += o.mix[i].requests;
+    }
 }
 
 }  // namespace one::loadgen

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace one::loadgen {
 
@@ -27,6 +28,11 @@ ErrorKind classify_errno(int err);
 
 using ErrorCounts = std::array<uint64_t, kErrorKinds>;
 
+struct EntryStats {                  // --mix: one entry's part of the measured window
+    Histogram latency_us;            // good responses of busy connections, as in Stats
+    uint64_t requests = 0;
+};
+
 struct Stats {
     Histogram latency_us;            // measured window, good responses of busy connections
     uint64_t requests = 0;           // measured window, good responses of busy connections
@@ -42,6 +48,7 @@ struct Stats {
     uint64_t idle_held = 0;          // at the end: idle connections answered and still open
     uint64_t idle_closed_by_server = 0;
     int64_t idle_ready_ns = 0;       // when the last idle connection was held, from the run's start
+    std::vector<EntryStats> mix;     // --mix: per entry, in the order given (the totals above include them)
 
     uint64_t error_total() const;
     void merge(const Stats& other);

@@ -15,12 +15,20 @@ constexpr size_t kReadBufBytes = 64 * 1024;      // per thread; a read that fill
 constexpr int kIdleWave = 256;                   // idle connections opening at once per thread, so the
                                                  // server's accept queue is not flooded into SYN retries
 
-std::string build_request(const Options& o) {
-    std::string r = o.method + " " + o.path + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) + "\r\n";
-    if (!o.body.empty() || o.method == "POST" || o.method == "PUT")
-        r += "Content-Type: application/octet-stream\r\nContent-Length: " + std::to_string(o.body.size()) + "\r\n";
+std::string build_request(const Options& o, const MixEntry& e) {
+    std::string r = e.method + " " + e.path + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) + "\r\n";
+    if (!e.body.empty() || e.method == "POST" || e.method == "PUT")
+        r += "Content-Type: application/octet-stream\r\nContent-Length: " + std::to_string(e.body.size()) + "\r\n";
     if (o.close_each) r += "Connection: close\r\n";  // the server closes after answering; we reconnect
-    return r + "\r\n" + o.body;
+    return r + "\r\n" + e.body;
+}
+
+// The batch's request: --method, --path and --body, or with --mix its first entry.
+MixEntry batch_entry(const Options& o) {
+    if (!o.mix.empty()) return o.mix.front();
+    MixEntry e;
+    e.method = o.method, e.path = o.path, e.body = o.body;
+    return e;
 }
 
 }  // namespace
@@ -32,10 +40,12 @@ Worker::Worker(const Options& options, SharedRun& run, const Share& share)
     uint32_t host = 0;
     parse_ipv4(options.host, host);
     server_ = ipv4_address(host, options.port);
-    std::string request = build_request(options);
+    MixEntry first = batch_entry(options);
+    std::string request = build_request(options, first);
     request_len_ = request.size();
     for (int i = 0; i < options.pipeline; ++i) batch_ += request;
-    head_request_ = options.method == "HEAD";
+    head_request_ = first.method == "HEAD";
+    if (!options.mix.empty()) prepare_mix();
 
     busy_end_ = static_cast<size_t>(share.busy);
     slow_end_ = busy_end_ + static_cast<size_t>(share.slow);
@@ -50,6 +60,8 @@ Worker::Worker(const Options& options, SharedRun& run, const Share& share)
         const auto& ips = options.source_ips;  // round-robin over every connection of every thread
         if (!ips.empty()) c.source = ips[(share.thread + i * static_cast<size_t>(share.threads)) % ips.size()];
         c.checker.start(options.expect_status, head_request_);
+        c.out = batch_.data();
+        if (chooser_ && c.role == Role::Busy) c.entries = std::make_unique<uint32_t[]>(c.depth);
     }
     if (options.open_loop() && share.busy > 0) {
         // This thread's share of the rate; threads start a fraction of a slot apart so they interleave.
@@ -60,6 +72,16 @@ Worker::Worker(const Options& options, SharedRun& run, const Share& share)
 }
 
 Worker::~Worker() = default;
+
+// --mix: every entry's request, built once; the draws; a histogram per entry.
+void Worker::prepare_mix() {
+    for (const MixEntry& e : options_.mix) {
+        mix_requests_.push_back(build_request(options_, e));
+        mix_head_.push_back(e.method == "HEAD");
+    }
+    chooser_.emplace(options_.mix, options_.seed, share_.thread);
+    stats.mix.resize(options_.mix.size());
+}
 
 void Worker::run() {
     int64_t now = now_ns();

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <netinet/in.h>
+#include <optional>
 #include <span>
 #include <sys/epoll.h>
 #include <string>
@@ -76,6 +77,7 @@ private:
     bool crowd_settled() const { return idle_opening_ == 0 && next_idle_ == connections_.size(); }
     int64_t next_wake() const;
     void finish();
+    void prepare_mix();
 
     // exchange.cpp: one connection's life
     enum class Flush { Done, Blocked, Failed };
@@ -86,12 +88,14 @@ private:
     bool pump(Connection& c, int64_t now);
     size_t requests_to_send(const Connection& c) const;
     void begin_write(Connection& c, size_t count, int64_t now);
+    void compose_mixed(Connection& c, size_t count);
+    bool next_is_head(const Connection& c) const;
     Flush flush(Connection& c, size_t max_bytes, int64_t now);
     void trickle(Connection& c, int64_t now);
     void read_responses(Connection& c, int64_t now);
     bool parse(Connection& c, std::span<const char> bytes, int64_t now);
     bool on_response(Connection& c, Outcome outcome, int64_t now);
-    void record(Connection& c, Outcome outcome, int64_t started, int64_t now);
+    void record(Connection& c, Outcome outcome, size_t slot, int64_t now);
     bool take_measured(int64_t now);
     void on_eof(Connection& c, int64_t now);
     void fail(Connection& c, ErrorKind kind, int64_t now, int err = 0);
@@ -108,7 +112,12 @@ private:
     sockaddr_in server_{};
     std::string batch_;          // options_.pipeline copies of the request, back to back
     size_t request_len_ = 0;
-    bool head_request_ = false;
+    bool head_request_ = false;            // the batch's request is a HEAD
+    // --mix only: each entry's request and whether it is a HEAD, and this thread's draws. Idle and
+    // slow connections send the batch, made of the first entry.
+    std::vector<std::string> mix_requests_;
+    std::vector<char> mix_head_;
+    std::optional<MixChooser> chooser_;    // set: busy connections draw their requests
     std::vector<Connection> connections_;  // busy first, then slow, then idle; never resized
     std::vector<char> read_buf_;           // one per thread: responses are checked, never kept
     std::vector<epoll_event> events_;

@@ -1,7 +1,9 @@
-// loadgen's flags: good and bad command lines, source address ranges, the fd budget.
+// loadgen's flags: good and bad command lines, source address ranges, --mix, the fd budget.
 #include "common/loadgen/options.hpp"
 
 #include <doctest/doctest.h>
+
+#include <algorithm>
 
 using namespace one::loadgen;
 
@@ -13,6 +15,17 @@ Options parse(const std::string& line) {
     Options options;
     add_options(app, options);
     app.parse(line, false);
+    finish_options(options);
+    return options;
+}
+
+// The same, from separate arguments, as a shell passes them: an empty one stays an argument.
+Options parse_args(std::vector<std::string> args) {
+    CLI::App app;
+    Options options;
+    add_options(app, options);
+    std::reverse(args.begin(), args.end());  // CLI11 takes the vector last argument first
+    app.parse(args);
     finish_options(options);
     return options;
 }
@@ -119,6 +132,95 @@ TEST_SUITE("loadgen options") {
         CHECK_THROWS_AS(parse("--path \"/a b\""), CLI::ValidationError);
         CHECK_THROWS_AS(parse("--method get"), CLI::ValidationError);
         CHECK(parse("--method HEAD").method == "HEAD");
+    }
+
+    TEST_CASE("--mix: entries in order, GET by default, shares from the weights") {
+        Options o = parse("--mix /hello=95,/sleep?ms=50=5");
+        CHECK(o.mix_text == "/hello=95,/sleep?ms=50=5");
+        REQUIRE(o.mix.size() == 2);
+        CHECK(o.mix[0].method == "GET");
+        CHECK(o.mix[0].path == "/hello");
+        CHECK(o.mix[0].body.empty());
+        CHECK(o.mix[0].weight == 95);
+        CHECK(o.mix[0].share == doctest::Approx(0.95));
+        CHECK(o.mix[1].path == "/sleep?ms=50");  // the weight is after the LAST '='
+        CHECK(o.mix[1].weight == 5);
+        CHECK(o.mix[1].share == doctest::Approx(0.05));
+        CHECK(o.mix[1].label() == "GET /sleep?ms=50");
+        CHECK(o.seed == 1);
+        CHECK(parse("").mix.empty());
+    }
+
+    TEST_CASE("--mix: decimal weights, methods, bodies with spaces and '=', spaces after commas") {
+        auto mix = parse_mix("/hello=99.5,/sleep?ms=50=0.5");
+        REQUIRE(mix.size() == 2);
+        CHECK(mix[0].share == doctest::Approx(0.995));
+        CHECK(mix[1].share == doctest::Approx(0.005));
+        mix = parse_mix("POST /echo a=b c=d=3, HEAD /hello=1 ,PUT /x?k=v=0.25");
+        REQUIRE(mix.size() == 3);
+        CHECK(mix[0].method == "POST");
+        CHECK(mix[0].path == "/echo");
+        CHECK(mix[0].body == "a=b c=d");  // the body is all after the first space after the path
+        CHECK(mix[0].weight == 3);
+        CHECK(mix[1].method == "HEAD");
+        CHECK(mix[1].path == "/hello");
+        CHECK(mix[1].weight == 1);
+        CHECK(mix[2].method == "PUT");
+        CHECK(mix[2].path == "/x?k=v");
+        CHECK(mix[2].body.empty());
+        CHECK(mix[2].share == doctest::Approx(0.25 / 4.25));
+        Options o = parse("--mix \"POST /echo hi there=1,/hello=2\" --seed 42");
+        REQUIRE(o.mix.size() == 2);
+        CHECK(o.mix[0].body == "hi there");
+        CHECK(o.seed == 42);
+    }
+
+    TEST_CASE("a malformed --mix is refused, naming the entry") {
+        const char* bad[][2] = {
+            {"/a=1,/b", "'/b'"},                // no '='
+            {"/a=0", "'/a=0'"},                 // weights are positive
+            {"/a=-1", "'/a=-1'"},
+            {"/a=x", "'/a=x'"},
+            {"/a=1x", "'/a=1x'"},
+            {"/a=", "'/a='"},
+            {"/a=inf", "'/a=inf'"},
+            {"/a=nan", "'/a=nan'"},
+            {"a=1", "'a=1'"},                   // the path starts with '/'
+            {"=1", "'=1'"},
+            {"get /a=1", "'get /a=1'"},         // methods are upper case
+            {"GET=1", "'GET=1'"},               // a method needs a path
+            {"GET  /a=1", "'GET  /a=1'"},       // and one space before it
+            {"GET a=1", "'GET a=1'"},
+            {"/a=1,,/b=1", "entry 2 is empty"},
+            {"/a=1,", "entry 2 is empty"},
+            {",/a=1", "entry 1 is empty"},
+        };
+        for (auto& [spec, names] : bad) {
+            CAPTURE(spec);
+            CHECK_THROWS_WITH_AS(parse_mix(spec), doctest::Contains(names), CLI::ValidationError);
+            CHECK_THROWS_WITH_AS(parse_mix(spec), doctest::Contains("--mix"), CLI::ValidationError);
+        }
+        CHECK_THROWS_AS(parse("--mix /a"), CLI::ValidationError);  // finish_options parses it
+        CHECK_THROWS_WITH_AS(parse_args({"--mix", ""}), doctest::Contains("--mix: no entries"), CLI::ValidationError);
+        CHECK_THROWS_WITH_AS(parse("--mix="), doctest::Contains("--mix"), CLI::ParseError);
+        CHECK_THROWS_WITH_AS(parse_mix(""), doctest::Contains("entry 1 is empty"), CLI::ValidationError);
+        std::string many = "/a=1";
+        for (size_t i = 1; i <= kMaxMixEntries; ++i) many += ",/a=1";
+        CHECK_THROWS_WITH_AS(parse_mix(many), doctest::Contains("at most"), CLI::ValidationError);
+        CHECK_THROWS_WITH_AS(parse_mix("/a=1e308,/b=1e308"), doctest::Contains("total weight"), CLI::ValidationError);
+    }
+
+    TEST_CASE("--mix replaces --path, --method and --body: together they are refused, naming both flags") {
+        for (const char* line : {"--mix /a=1 --path /b", "--path /b --mix /a=1", "--mix /a=1 --method POST",
+                                 "--mix /a=1 --body hi", "--body hi --mix /a=1"}) {
+            CAPTURE(line);
+            std::string other = std::string(line).find("--path") != std::string::npos     ? "--path"
+                                : std::string(line).find("--method") != std::string::npos ? "--method"
+                                                                                          : "--body";
+            CHECK_THROWS_WITH_AS(parse(line), doctest::Contains("--mix"), CLI::ExcludesError);
+            CHECK_THROWS_WITH_AS(parse(line), doctest::Contains(other.c_str()), CLI::ExcludesError);
+        }
+        CHECK(parse("--mix /a=1 --pipeline 4 --rate 100").mix.size() == 1);  // everything else combines
     }
 
     TEST_CASE("the fd limit caps idle connections and says so") {

@@ -13,8 +13,12 @@
   python3 scripts/lab limits                   the limits this run is under
   python3 scripts/lab rps LABEL SERVER         the requests/s a row of this lab measured
   python3 scripts/lab pinning                  where loadgen and the server run (lab_pin)
+  python3 scripts/lab evict FILE...            drop files from the page cache, and say whether that worked
+  python3 scripts/lab slow-disk PATH BPS       slow reads from PATH's disk for the servers that join (root, cgroups)
+  python3 scripts/lab slow-disk-join PID       a server (and its children) joins the slow disk's group
 """
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -23,7 +27,7 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a folder: import as a package
-from lab import crowd, limits, measure, report, servers, tour  # noqa: E402
+from lab import crowd, limits, measure, pagecache, procs, report, servers, slowdisk, tour  # noqa: E402
 from lab.servers import LabError  # noqa: E402
 
 
@@ -154,6 +158,12 @@ def cmd_report(a):
     print()
     print(report.table(flat, columns))
     notes = list(a.note) + report.targets(flat, a.target) + report.ratios(flat, a.ratio) + report.ceilings(flat, a.ceiling)
+    notes += report.growths(flat, a.growth) + report.floors(flat, a.floor)
+    plotted = flat
+    for spec in a.little:
+        lines, expected = report.little(flat, spec)
+        notes += lines
+        plotted = plotted + expected
     for r, row in zip(flat, rows):
         if r["limited_by"]:
             notes.append(f"{r['label']} ({r['server']}): {r['limited_by']}")
@@ -176,7 +186,9 @@ def cmd_report(a):
     for spec in a.plot:
         name, title, xlabel, ykey, ylabel, *flags = spec.split("|")
         path = os.path.join(report.results_dir(), f"{a.chapter}-{name}.png")
-        made = report.plot(flat, path, title, xlabel, ykey, ylabel, logx="logx" in flags, logy="logy" in flags)
+        only = next((f[len("only="):] for f in flags if f.startswith("only=")), "*")  # the series this figure draws
+        drawn = [r for r in plotted if fnmatch.fnmatchcase(r["series"], only)]
+        made = report.plot(drawn, path, title, xlabel, ykey, ylabel, logx="logx" in flags, logy="logy" in flags)
         if made:
             plots.append(os.path.relpath(made, servers.ROOT))
     summary = build_summary(flat, a)
@@ -239,7 +251,7 @@ def main():
     r.add_argument("--columns", default="label,server,connections,idle,rps,p50_ms,p99_ms,errors,cpu_us_per_request,"
                                         "syscalls_per_request,threads,rss_mib")
     r.add_argument("--plot", action="append", default=[],
-                   help="name|title|x label|y key|y label[|logx][|logy]; several y keys and labels, comma-separated, make one figure of panels")
+                   help="name|title|x label|y key|y label[|logx][|logy][|only=SERIES-GLOB]; several y keys and labels, comma-separated, make one figure of panels")
     r.add_argument("--note", action="append", default=[])
     r.add_argument("--target", action="append", default=[],
                    help="key|label|server|other|most: print whether server's key is at most `most` times other's")
@@ -247,13 +259,19 @@ def main():
                    help="key|server|label|baseline|least: server's key at label as a multiple of it at baseline (and whether it is at least `least`)")
     r.add_argument("--ceiling", action="append", default=[],
                    help="key|label|server|most: print whether server's key in that row is at most `most`")
+    r.add_argument("--growth", action="append", default=[],
+                   help="key|server|label|baseline|most: server's key at label over its own at baseline, round by round (at most `most`)")
+    r.add_argument("--floor", action="append", default=[],
+                   help="key|label|server|least: print whether server's key in that row (median over rounds) is at least `least`")
+    r.add_argument("--little", action="append", default=[],
+                   help="series|service_ms|upto|tolerance: Little's law for a thread pool whose x is its threads")
     r.add_argument("--summary", help="label of the row that stands for the chapter in the tour")
     r.add_argument("--summary-idle", help="label of the row whose memory per idle connection the tour shows")
     r.set_defaults(run=cmd_report)
     st = sub.add_parser("stop")
     st.add_argument("pid", type=int)
     st.set_defaults(run=lambda a: servers.stop(a.pid))
-    sub.add_parser("stop-all").set_defaults(run=lambda a: servers.stop_all())
+    sub.add_parser("stop-all").set_defaults(run=lambda a: (servers.stop_all(), slowdisk.remove()))
     cp = sub.add_parser("crowd-plan")
     cp.add_argument("--target", type=int, required=True, help="connections to hold")
     cp.set_defaults(run=cmd_crowd_plan)
@@ -280,6 +298,16 @@ def main():
     rp.add_argument("server")
     rp.set_defaults(run=cmd_rps)
     sub.add_parser("pinning").set_defaults(run=lambda a: print(limits.describe_pinning()))
+    sd = sub.add_parser("slow-disk")
+    sd.add_argument("path", help="a file or folder on the disk to slow")
+    sd.add_argument("bytes_per_s", type=int)
+    sd.set_defaults(run=lambda a: print(slowdisk.setup(a.path, a.bytes_per_s)))
+    sj = sub.add_parser("slow-disk-join")
+    sj.add_argument("pid", type=int, help="a server: it and every process under it read the slow disk")
+    sj.set_defaults(run=lambda a: slowdisk.join(procs.tree(a.pid)))
+    ev = sub.add_parser("evict")
+    ev.add_argument("files", nargs="+")
+    ev.set_defaults(run=lambda a: print(pagecache.evict(a.files)))
     a = p.parse_args()
     try:
         a.run(a)

@@ -37,7 +37,23 @@ def flatten(row):
         if row.get("workers") else None,
         "empty_wakeups": sum(w["empty_wakeups"] for w in row["workers"]) if row.get("workers") else None,
         **per_mib(lg, sv),
+        **per_path(lg),
     }
+
+
+def per_path(lg):
+    """With loadgen --mix, /hello's latency apart from the rest's (chapter 08: what one slow path
+    does to a fast one). A plain /hello run counts as all /hello, so the two compare in one column."""
+    ms = lambda lat, q: lat[q] / 1000 if lat else None
+    mix = lg.get("mix") or []
+    hello = next((e for e in mix if e["path"] == "/hello"), None)
+    others = [e for e in mix if e["path"] != "/hello"]
+    hello_lat = hello["latency_us"] if hello else (lg["latency_us"] if lg.get("path") == "/hello" else None)
+    # The other paths' p50: the slowest p50 among them (files, sleeps), each of them alike in a lab's mix.
+    other_p50 = max((e["latency_us"]["p50"] for e in others if e["requests"]), default=None)
+    return {"hello_p50_ms": ms(hello_lat, "p50"), "hello_p99_ms": ms(hello_lat, "p99"), "hello_p999_ms": ms(hello_lat, "p999"),
+            "other_rps": round(sum(e["rps"] for e in others), 1) if others else None,
+            "other_p50_ms": other_p50 / 1000 if other_p50 is not None else None}
 
 
 def per_mib(lg, sv):
@@ -69,6 +85,9 @@ COLUMNS = {  # key: (heading, format)
     "vm_mib": ("VM MiB", "{:,.0f}"), "switches_per_s": ("ctx sw/s", "{:,}"), "mem_per_idle_kib": ("KiB/idle conn", "{:.2f}"),
     "accepts_by_worker": ("accepts by worker", "{}"), "empty_wakeups": ("empty wake-ups", "{:,}"),
     "mib_per_s": ("MiB/s", "{:,.1f}"), "cpu_us_per_mib": ("CPU us/MiB", "{:,.1f}"),
+    "hello_p50_ms": ("/hello p50 ms", "{:.2f}"), "hello_p99_ms": ("/hello p99 ms", "{:.2f}"),
+    "hello_p999_ms": ("/hello p99.9 ms", "{:.2f}"), "other_rps": ("others req/s", "{:,.1f}"),
+    "other_p50_ms": ("others p50 ms", "{:.1f}"),
 }
 
 
@@ -140,6 +159,79 @@ def ceilings(flat_rows, specs):
         lines.append(f"target ({label}): {server} {COLUMNS[key][0]} {value:,.2f} (target: at most {most}): "
                      f"{'met' if value <= float(most) else 'NOT met'}")
     return lines
+
+
+def _rounds(flat_rows, server, label):
+    """{round label or label: row} for `server`'s rows matching `label` ("... (round *)" matches each round)."""
+    return {r["label"]: r for r in flat_rows if r["server"] == server and fnmatch.fnmatchcase(r["label"], label)}
+
+
+def growths(flat_rows, specs):
+    """One line per --growth "key|server|label|baseline|most": `server`'s `key` at `label` as a
+    multiple of its own at `baseline` (the same server without the disturbance, say). Labels with
+    "(round *)" pair up round by round and the median decides; with `most`, whether it is at most that."""
+    lines = []
+    for spec in specs:
+        key, server, label, baseline, most = spec.split("|")
+        rows, bases = _rounds(flat_rows, server, label), _rounds(flat_rows, server, baseline)
+        pairs = []
+        for name, row in sorted(rows.items()):
+            base = bases.get(name.replace(label.split("(round")[0], baseline.split("(round")[0], 1))
+            if base and row.get(key) is not None and base.get(key):
+                pairs.append((row[key], base[key]))
+        if not pairs:
+            lines.append(f"{server}: {COLUMNS[key][0]} at '{label}' against '{baseline}': not measured")
+            continue
+        each = [a / b for a, b in pairs]
+        middle = statistics.median(each)
+        values = ", ".join(f"{a:,.2f} against {b:,.2f}" for a, b in pairs)
+        line = (f"{server}: {COLUMNS[key][0]} at '{label}' is {middle:.2f}x its own at '{baseline}'"
+                + (f" (median of {', '.join(f'{x:.2f}x' for x in each)}; {values})" if len(pairs) > 1 else f" ({values})"))
+        if most:
+            line = f"target: {line} (target: at most {most}x): {'met' if middle <= float(most) else 'NOT met'}"
+        lines.append(line)
+    return lines
+
+
+def floors(flat_rows, specs):
+    """One line per --floor "key|label|server|least": is `server`'s `key` at `label` at least
+    `least`? A label with "(round *)" takes the median over its rounds."""
+    lines = []
+    for spec in specs:
+        key, label, server, least = spec.split("|")
+        values = [r[key] for r in _rounds(flat_rows, server, label).values() if r.get(key) is not None]
+        if not values:
+            lines.append(f"target ({label}): {server} {COLUMNS[key][0]} at least {least}: not measured")
+            continue
+        middle = statistics.median(values)
+        each = f" (median of {', '.join(f'{v:,.2f}' for v in values)})" if len(values) > 1 else ""
+        lines.append(f"target ({label}): {server} {COLUMNS[key][0]} {middle:,.2f}{each} (target: at least {least}): "
+                     f"{'met' if middle >= float(least) else 'NOT met'}")
+    return lines
+
+
+def little(flat_rows, spec):
+    """--little "series|service_ms|upto|tolerance": Little's law for a pool. With T threads each
+    holding a request for S seconds, and at least T requests always waiting, the pool completes
+    T / S requests a second; no more than the requests in the system allow (connections / S).
+    Returns (lines, rows for the plot's expected line)."""
+    series, service_ms, upto, tolerance = spec.split("|")
+    s, upto, tolerance = float(service_ms) / 1000, float(upto), float(tolerance)
+    lines, expected, worst = [], [], 0.0
+    for r in sorted((r for r in flat_rows if r["series"] == series and r["x"] is not None), key=lambda r: r["x"]):
+        busy = min(r["x"], r["connections"])
+        bound = busy / s
+        off = r["rps"] / bound - 1
+        if r["x"] <= upto:
+            worst = max(worst, abs(off))
+        lines.append(f"Little's law, {int(r['x'])} threads: {r['rps']:,} req/s measured, "
+                     f"{bound:,.0f} = {int(busy)} / {service_ms} ms expected ({off:+.1%})"
+                     + (f": only {r['connections']} requests are ever in the system" if r["x"] > r["connections"] else ""))
+        expected.append({**r, "series": f"expected: min(threads, {r['connections']}) / {service_ms} ms", "rps": bound})
+    if expected:
+        lines.append(f"target: Little's law within {tolerance:.0%} up to {int(upto)} threads: worst {worst:.1%}: "
+                     f"{'met' if worst <= tolerance else 'NOT met'}")
+    return lines, expected
 
 
 def table(flat_rows, columns):

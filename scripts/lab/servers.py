@@ -72,15 +72,15 @@ def read_listening_line(pid, out_path, what, seconds=10):
 
 
 def command(name, args):
-    """The command line that starts `name` (a chapter such as 02-threads, nginx [WORKERS], or node),
-    and the port it will use (0: it prints the port it got)."""
+    """The command line that starts `name` (a chapter such as 02-threads, nginx [WORKERS] [aio], or
+    node [ROOT]), and the port it will use (0: it prints the port it got)."""
     if name == "nginx":
         return nginx_command(args)
     if name == "node":
         node = shutil.which("node") or shutil.which("nodejs")
         if not node:
             raise LabError("node is not installed")
-        return 0, [node, os.path.join(ROOT, "scripts/peers/hello.js"), "0"]
+        return 0, [node, os.path.join(ROOT, "scripts/peers/hello.js"), "0", *args[:1]]
     binary = os.path.join(ROOT, os.environ.get("BUILD", "build"), "bin", name)
     if not os.access(binary, os.X_OK):
         raise LabError(f"{binary} is not built: run make")
@@ -90,6 +90,8 @@ def command(name, args):
 def nginx_command(args):
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     workers = args[0] if args else "1"
+    # aio threads: file reads (and, with sendfile on, each sendfile call) go to a pool of threads
+    aio = "aio threads;" if "aio" in args[1:] else ""
     port = free_port()
     fd_limit = limits.raise_fd_limit()
     state = state_dir()
@@ -97,7 +99,7 @@ def nginx_command(args):
     os.makedirs(root, exist_ok=True)
     values = {"WORKERS": workers, "FD_LIMIT": str(fd_limit), "WORKER_CONNECTIONS": str(max(1024, fd_limit - 64)),
               "STATE": state, "PORT": str(port), "ROOT": os.environ.get("LAB_WWW", root),
-              "REUSEPORT": "reuseport" if workers != "1" else ""}
+              "REUSEPORT": "reuseport" if workers != "1" else "", "AIO": aio}
     text = open(os.path.join(ROOT, "scripts/peers/nginx.conf.in")).read()
     for key, value in values.items():
         text = text.replace(f"@{key}@", value)

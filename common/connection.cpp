@@ -11,11 +11,14 @@ namespace {
 constexpr size_t kConnectionReadSize = 4096;  // reads into a connection's own buffer (rare: a partial request)
 
 // The answer to s.request, whose bytes are `raw`. Chapter 08 hands what would make the loop wait
-// to its pool instead: then nothing, and the answer comes later (on_job_done).
+// to its pool instead, chapter 09 every request to its backends: then nothing, and the answer
+// comes later (on_job_done).
 std::optional<http::Response> answer_now(Connection& c, LoopShared& s, std::span<const char> raw) {
     if (!s.offload) return s.app.handle(s.request);
-    std::optional<http::Response> now = s.app.handle_without_waiting(s.request);
-    if (now) return now;
+    if (!s.offload_everything) {
+        std::optional<http::Response> now = s.app.handle_without_waiting(s.request);
+        if (now) return now;
+    }
     return s.offload->answer_later(c.fd.get(), c.generation, s.request, raw);
 }
 
@@ -24,7 +27,18 @@ void queue_response(Connection& c, LoopShared& s, http::Response& response, std:
     if (s.closing_all) response.keep_alive = false;  // the client reconnects, to a server that stays
     http::append_response(response, sink);
     if (response.file && http::sends_body(response)) c.file = std::move(response.file);  // else it closes here
+    if (response.stream && http::sends_body(response)) c.stream = std::move(response.stream);
     c.close_after_write = !response.keep_alive;
+}
+
+// RFC 9110 §10.1.1: a client that sends "Expect: 100-continue" waits (curl: one second) for a "go
+// on" before it sends the body. Once its head has arrived and been accepted, say it, once. (A head
+// refused, 413 for a body too large, say, gets its answer instead, and the body never comes.)
+// Called only in the parse that saw the head complete: `request`'s views are fresh then.
+void answer_expect_continue(Connection& c, const http::Request& request, std::string& sink) {
+    if (c.continue_sent || request.minor_version == 0 || !http::iequals(request.header("expect"), "100-continue")) return;
+    sink += "HTTP/1.1 100 Continue\r\n\r\n";
+    c.continue_sent = true;
 }
 
 // Answers the complete requests at the front of `bytes` into `sink`, stopping at the output
@@ -33,9 +47,13 @@ void queue_response(Connection& c, LoopShared& s, http::Response& response, std:
 // until the file is sent or the answer has come, so that they stay in order. Returns the bytes used.
 size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std::string& sink) {
     size_t used = 0;
-    while (sink.size() < kOutputHighWater && !c.close_after_write && !c.file && !c.answer_pending) {
+    while (sink.size() < kOutputHighWater && !c.close_after_write && !c.file && !c.stream && !c.answer_pending) {
+        bool head_was_done = c.parser.head_done();
         http::ParseResult r = c.parser.parse(bytes.subspan(used), s.request);
-        if (r.incomplete()) break;
+        if (r.incomplete()) {
+            if (!head_was_done && c.parser.head_done()) answer_expect_continue(c, s.request, sink);
+            break;
+        }
         if (r.error()) {
             http::append_response(http::error_response(r.http_status, r.why), sink);
             c.close_after_write = c.linger_after_write = true;
@@ -44,6 +62,7 @@ size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std:
         std::optional<http::Response> response = answer_now(c, s, bytes.subspan(used, r.consumed));
         used += r.consumed;
         c.parser.reset();
+        c.continue_sent = false;
         if (response) queue_response(c, s, *response, sink);
         else c.answer_pending = true;
     }
@@ -82,6 +101,7 @@ size_t answer_and_write(Connection& c, LoopShared& s, std::span<char> bytes) {
             return used;
         }
         c.file = {};  // all sent: close the file
+        if (c.stream) return used;  // its bytes go out when the socket is writable (on_writable)
         // If we stopped at the high-water mark or at a file, more complete requests may follow.
         if (n == 0 || c.close_after_write || c.answer_pending || used == bytes.size()) return used;
     }
@@ -97,7 +117,7 @@ void settle(Connection& c) {
     if (c.waiting == Waiting::Nothing || c.waiting == Waiting::Linger) return;
     if (c.warming) {
         c.waiting = Waiting::Job;  // not writable: the next bytes to send are on their way from the disk
-    } else if (!c.out.empty() || c.file) {
+    } else if (!c.out.empty() || c.file || c.stream) {
         c.waiting = Waiting::Writable;  // (while an answer is made off the loop, the ones before it go out)
     } else if (c.answer_pending) {
         c.waiting = Waiting::Job;
@@ -160,17 +180,35 @@ void on_readable(Connection& c, LoopShared& s) {
     settle(c);
 }
 
+// Chapter 09: the next piece of a body still arriving, into c.out (which is all sent). Returns
+// false when the connection must wait: for the piece (Waiting::Job) or for good (Nothing).
+bool next_piece(Connection& c) {
+    c.out.clear();
+    c.out_sent = 0;
+    switch (c.stream->pull(c.out)) {
+    case http::BodyStream::Pull::More: return true;
+    case http::BodyStream::Pull::End: c.stream.reset(); return true;
+    case http::BodyStream::Pull::Wait: c.waiting = Waiting::Job; return false;
+    case http::BodyStream::Pull::Broken: c.waiting = Waiting::Nothing; return false;  // the client sees the body cut short
+    }
+    return false;
+}
+
 void on_writable(Connection& c, LoopShared& s) {
     if (c.waiting != Waiting::Writable) return;
-    Sent result = send_output(c.fd.get(), c.out, c.out_sent, c.file, s.files);
-    if (result == Sent::Failed) {
-        c.waiting = Waiting::Nothing;
-        return;
-    }
-    if (result == Sent::Partly) return;  // still full
-    if (result == Sent::Cold) {
-        warm_file(c, s);
-        return settle(c);
+    for (;;) {
+        Sent result = send_output(c.fd.get(), c.out, c.out_sent, c.file, s.files);
+        if (result == Sent::Failed) {
+            c.waiting = Waiting::Nothing;
+            return;
+        }
+        if (result == Sent::Partly) return;  // still full
+        if (result == Sent::Cold) {
+            warm_file(c, s);
+            return settle(c);
+        }
+        if (!c.stream) break;
+        if (!next_piece(c)) return;
     }
     std::string().swap(c.out);           // give the memory back, not just the bytes
     c.out_sent = 0;
@@ -183,7 +221,9 @@ void on_writable(Connection& c, LoopShared& s) {
 }
 
 void on_job_done(Connection& c, LoopShared& s, std::optional<http::Response> answer) {
-    if (c.warming) {
+    if (c.stream) {
+        // chapter 09: more of the body has come; the answer (if any) is already being sent
+    } else if (c.warming) {
         c.warming = false;
         c.file.cached = std::min(kCacheStretch, c.file.length);  // trusted, not asked again: no ping-pong
     } else if (c.answer_pending && answer) {

@@ -26,7 +26,7 @@ namespace one {
 enum class Waiting : uint8_t {
     Request,   // for bytes of a request: watch for readable
     Writable,  // for room in the socket's send buffer: watch for writable, stop reading
-    Job,       // for work handed to chapter 08's pool: watch for nothing; its result wakes the loop
+    Job,       // for work handed to chapter 08's pool (or 09's backends): watch for nothing; its result wakes the loop
     Linger,    // after an error response: for the client to stop sending, so closing sends no reset
     Nothing,   // done: close it
 };
@@ -43,11 +43,13 @@ struct Connection {
     bool linger_after_write = false;  // ...and unread bytes may follow, or it was an error
     bool answer_pending = false;    // chapter 08: a request is being answered off the loop; the ones after it wait
     bool warming = false;           // chapter 08: the file's next stretch is being read into the page cache
+    bool continue_sent = false;     // "100 Continue" went out for the request being read (Expect: 100-continue)
     http::RequestParser parser;
     Buffer in;                      // the start of a request that has not all arrived; empty between requests
     std::string out;                // response bytes the socket has not taken yet
     size_t out_sent = 0;            // how much of `out` has been written
     http::FileBody file;            // a file range to send after `out` (chapter 07); answering waits for it
+    std::unique_ptr<http::BodyStream> stream;  // chapter 09: a body still arriving, sent after `out`; the same
     DeadlineHook timer;             // in the idle, header or linger list of the server
 };
 
@@ -62,6 +64,7 @@ struct LoopShared {
     http::Request request;          // the request being served (only one at a time on a loop)
     FileOutput files;               // how file bodies go out: sendfile, or --copy through a shared buffer
     Offload* offload = nullptr;     // chapter 08: where what would make the loop wait goes; null before
+    bool offload_everything = false;  // chapter 09: every request goes there (a proxy answers nothing itself)
 };
 
 // The socket is readable: read, serve every complete request, write the answers. Level-triggered,
@@ -73,7 +76,7 @@ void on_readable(Connection& c, LoopShared& shared);
 // The socket is writable: write what is queued (bytes, then a file range); once it is all gone, go on serving.
 void on_writable(Connection& c, LoopShared& shared);
 // Chapter 08: the job handed off for this connection is done: send `answer` (or, after a file's
-// stretch was warmed, nothing new) and go on serving.
+// stretch was warmed, nothing new) and go on serving. Chapter 09: or its stream has more to send.
 void on_job_done(Connection& c, LoopShared& shared, std::optional<http::Response> answer);
 // What the poller should watch for, given what the connection is waiting for.
 Interest interest_of(const Connection& c);

@@ -65,17 +65,34 @@ void EventServer::watch_waker(int fd, std::function<void()> on_wake) {
     wakers_.push_back({fd, std::move(on_wake)});
 }
 
-void EventServer::hand_off_to(Offload& offload) {
+void EventServer::hand_off_to(Offload& offload, bool everything) {
     shared_.offload = &offload;
+    shared_.offload_everything = everything;
     shared_.files.ask_cache = true;
 }
 
 bool EventServer::job_done(int fd, uint32_t generation, std::optional<http::Response> answer) {
     Connection* c = find(fd, generation);
-    if (!c || !(c->answer_pending || c->warming)) return false;  // gone; the fd may be a new client's
+    if (!c || !(c->answer_pending || c->warming || c->stream)) return false;  // gone; the fd may be a new client's
     on_job_done(*c, shared_, std::move(answer));
     update(*c);
     return true;
+}
+
+bool EventServer::watch_other(int fd, uint32_t& generation, Interest interest, Watched& owner) {
+    if (generation == 0) generation = next_generation_++;
+    if (others_.size() <= static_cast<size_t>(fd)) others_.resize(static_cast<size_t>(fd) + 1);
+    others_[fd] = {generation, &owner};
+    return poller_.watch(fd, generation, interest);
+}
+
+void EventServer::forget_other(int fd) {
+    poller_.forget(fd);
+    if (static_cast<size_t>(fd) < others_.size()) others_[fd] = {};
+}
+
+void EventServer::add_deadlines(DeadlineList& list, std::function<void(DeadlineHook&)> on_expired) {
+    extra_deadlines_.push_back({&list, std::move(on_expired)});
 }
 
 // Closing a keep-alive connection between requests races with a request the client may be sending
@@ -153,6 +170,9 @@ void EventServer::dispatch(const Fired& f) {
     // new client: the event is about the old one. The generation tells them apart.
     Connection* c = find(f.fd, f.generation);
     if (!c) {
+        size_t fd = static_cast<size_t>(f.fd);
+        if (fd < others_.size() && others_[fd].owner && others_[fd].generation == f.generation)
+            return others_[fd].owner->on_ready(f);  // chapter 09: a connection to a backend
         ++stale_events_;
         return;
     }
@@ -266,12 +286,19 @@ void EventServer::expire_deadlines(Clock::time_point now) {
             close_connection(c);
         }
     }
+    for (ExtraDeadlines& extra : extra_deadlines_)
+        while (DeadlineHook* hook = extra.list->expired(now)) {
+            DeadlineList::disarm(*hook);
+            extra.on_expired(*hook);
+        }
 }
 
 int EventServer::next_timeout_ms(Clock::time_point now) const {
     Clock::time_point next = Clock::time_point::max();
     for (const DeadlineList* list : {&idle_, &header_, &linger_})
         if (list->head) next = std::min(next, list->head->deadline);
+    for (const ExtraDeadlines& extra : extra_deadlines_)
+        if (extra.list->head) next = std::min(next, extra.list->head->deadline);
     if (accept_paused_) next = std::min(next, accept_resume_at_);
     if (stopping_) next = std::min(next, give_up_at_);
     if (next == Clock::time_point::max()) return -1;

@@ -32,6 +32,13 @@ struct EventOptions {
 // Adds --header-timeout and --max-connections to `cli`.
 void add_event_options(CLI::App& cli, EventOptions& options);
 
+// Chapter 09: the owner of a descriptor the loop watches that is not a client (see watch_other).
+class Watched {
+public:
+    virtual ~Watched() = default;
+    virtual void on_ready(const Fired& fired) = 0;
+};
+
 class EventServer {
 public:
     // Serves clients of `listener` (already listening; made non-blocking here) with `poller`.
@@ -59,12 +66,25 @@ public:
 
     // Chapter 08: what would make the loop wait (slow routes, files not in the page cache) goes
     // to `offload`, and comes back through job_done().
-    void hand_off_to(Offload& offload);
+    // Chapter 09, with `everything`: every request goes to `offload`, none is answered here.
+    void hand_off_to(Offload& offload, bool everything = false);
     // The job handed off for connection (fd, generation) is done: `answer` goes out on it (for a
     // file's warm-up there is none: sending goes on). If the connection closed meanwhile, and its
     // descriptor is perhaps another client's now, the generation tells: the result is dropped
     // and false returned.
     bool job_done(int fd, uint32_t generation, std::optional<http::Response> answer);
+
+    // Chapter 09: watches `fd`, a descriptor of the caller's (a connection to a backend), for
+    // `interest`, and passes its events to `owner` on the loop's thread. The first call gives it a
+    // generation (0 before), as every client connection has, so that an event about a descriptor
+    // closed and reused within one turn reaches nobody. Call forget_other() before closing it.
+    // False if the poller cannot watch it (select: beyond FD_SETSIZE).
+    bool watch_other(int fd, uint32_t& generation, Interest interest, Watched& owner);
+    void forget_other(int fd);
+    // Chapter 09: deadlines of the caller's, due in this loop: the loop wakes for the earliest,
+    // takes each hook off `list` once its deadline has passed, and then calls `on_expired` with it.
+    void add_deadlines(DeadlineList& list, std::function<void(DeadlineHook&)> on_expired);
+    Clock::time_point turn_started() const { return turn_started_; }
 
     struct Counters {
         size_t accepted = 0;
@@ -88,6 +108,14 @@ private:
         int fd;
         std::function<void()> on_wake;
     };
+    struct Other {
+        uint32_t generation = 0;
+        Watched* owner = nullptr;
+    };
+    struct ExtraDeadlines {
+        DeadlineList* list;
+        std::function<void(DeadlineHook&)> on_expired;
+    };
 
     Fd listener_;
     std::vector<Fd> own_wakers_;
@@ -99,6 +127,10 @@ private:
     LoopShared shared_;
     size_t max_body_;
     size_t max_connections_;
+    // Declared before by_fd_, so destroyed after it: a connection's response body may belong to
+    // chapter 09's proxy, which, told that its client has gone, forgets a descriptor of its own.
+    std::vector<Other> others_;  // chapter 09: by descriptor, what watch_other() was given
+    std::vector<ExtraDeadlines> extra_deadlines_;
     std::vector<std::unique_ptr<Connection>> by_fd_;  // the connection on each descriptor, or null
     size_t count_ = 0;
     uint32_t next_generation_ = 1;  // 0 is the listener's

@@ -14,29 +14,6 @@
 namespace one::http {
 namespace {
 
-// tchar from RFC 9110 §5.6.2: what a method or a header name may contain.
-constexpr std::array<bool, 256> make_token_table() {
-    std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c) t[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-    return t;
-}
-constexpr auto kToken = make_token_table();
-
-// What a field value may hold: visible ASCII, space, tab, and obs-text (bytes >= 0x80).
-// NUL, CR, LF and the other control bytes may not: they are how requests get smuggled.
-constexpr std::array<bool, 256> make_value_table() {
-    std::array<bool, 256> t{};
-    t['\t'] = true;
-    for (int c = 0x20; c < 0x7f; ++c) t[c] = true;
-    for (int c = 0x80; c < 0x100; ++c) t[c] = true;
-    return t;
-}
-constexpr auto kFieldValue = make_value_table();
-
-
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -207,39 +184,6 @@ HeadResult parse_header_line(Cursor& c, Header& h) {
     return end_of_line(c);
 }
 
-// Content-Length: digits only, no sign, no overflow; a list ("5, 5") only if every entry agrees.
-HeadResult parse_content_length(std::string_view value, bool& seen, uint64_t& length) {
-    while (true) {
-        size_t comma = value.find(',');
-        std::string_view item = trim(value.substr(0, comma));
-        if (item.empty() || item.size() > 18) return refuse(400, "Content-Length is empty or too long");
-        uint64_t n = 0;
-        for (char c : item) {
-            if (c < '0' || c > '9') return refuse(400, "Content-Length is not a number");
-            n = n * 10 + static_cast<uint64_t>(c - '0');  // 18 digits cannot overflow 64 bits
-        }
-        if (seen && n != length) return refuse(400, "two different Content-Lengths");
-        seen = true;
-        length = n;
-        if (comma == std::string_view::npos) return {};
-        value.remove_prefix(comma + 1);
-    }
-}
-
-// Transfer-Encoding: we understand exactly one coding, "chunked", and it must be there once.
-HeadResult parse_transfer_encoding(std::string_view value, int& chunked_count) {
-    while (true) {
-        size_t comma = value.find(',');
-        std::string_view coding = trim(value.substr(0, comma));
-        if (!coding.empty()) {
-            if (!iequals(coding, "chunked")) return refuse(501, "transfer coding not implemented");
-            ++chunked_count;
-        }
-        if (comma == std::string_view::npos) return {};
-        value.remove_prefix(comma + 1);
-    }
-}
-
 // A header name in lower case, as is_named compares it: in 8-byte words (4-byte for a shorter
 // name), the last word moved back to overlap the one before when the length is not a multiple,
 // and beside each word the bit 0x20 of each of its letters. Worked out by the compiler: computed
@@ -298,7 +242,7 @@ struct FieldsSeen {
     bool has_length = false;
     uint64_t length = 0;
     bool has_transfer_encoding = false;
-    int chunked = 0;
+    TransferCodings codings;
     bool close = false;
     bool keep_alive = false;
 };
@@ -321,7 +265,9 @@ HeadResult note_field(const Header& h, FieldsSeen& seen, Request& out) {
     case 17:
         if (is_named<"transfer-encoding">(h.name)) {
             seen.has_transfer_encoding = true;
-            return parse_transfer_encoding(h.value, seen.chunked);
+            add_transfer_codings(h.value, seen.codings);
+            // We understand exactly one coding, "chunked"; refused at the field that names another.
+            if (seen.codings.chunked != seen.codings.count) return refuse(501, "transfer coding not implemented");
         }
         break;
     }
@@ -335,7 +281,7 @@ HeadResult decide_framing(const FieldsSeen& seen, Request& out, Framing& framing
     if (seen.has_transfer_encoding) {
         if (seen.has_length) return refuse(400, "both Content-Length and Transfer-Encoding");
         if (out.minor_version == 0) return refuse(400, "Transfer-Encoding in an HTTP/1.0 request");
-        if (seen.chunked != 1) return refuse(400, "chunked must be given exactly once");
+        if (seen.codings.chunked != 1) return refuse(400, "chunked must be given exactly once");
         framing.chunked = true;
     } else if (seen.has_length) {
         if (seen.length > max_body) return refuse(413, "body larger than the limit");
@@ -382,6 +328,47 @@ HeadResult parse_head(std::string_view bytes, Request& out, Framing& framing, si
     }
     if (shape) shape->head_end = static_cast<size_t>(c.at - bytes.data());
     return decide_framing(seen, out, framing, max_body);
+}
+
+HeadResult parse_content_length(std::string_view value, bool& seen, uint64_t& length) {
+    while (true) {
+        size_t comma = value.find(',');
+        std::string_view item = trim(value.substr(0, comma));
+        if (item.empty() || item.size() > 18) return refuse(400, "Content-Length is empty or too long");
+        uint64_t n = 0;
+        for (char c : item) {
+            if (c < '0' || c > '9') return refuse(400, "Content-Length is not a number");
+            n = n * 10 + static_cast<uint64_t>(c - '0');  // 18 digits cannot overflow 64 bits
+        }
+        if (seen && n != length) return refuse(400, "two different Content-Lengths");
+        seen = true;
+        length = n;
+        if (comma == std::string_view::npos) return {};
+        value.remove_prefix(comma + 1);
+    }
+}
+
+void add_transfer_codings(std::string_view value, TransferCodings& codings) {
+    while (true) {
+        size_t comma = value.find(',');
+        std::string_view coding = trim(value.substr(0, comma));
+        if (!coding.empty()) {  // "a, , b" is a list of two (RFC 9110 §5.6.1)
+            bool chunked = iequals(coding, "chunked");
+            ++codings.count;
+            codings.chunked += chunked;
+            codings.last_is_chunked = chunked;
+        }
+        if (comma == std::string_view::npos) return;
+        value.remove_prefix(comma + 1);
+    }
+}
+
+HeadResult parse_field_line(std::string_view bytes, Header& h, size_t& used) {
+    if (bytes.empty()) return {kIncomplete};
+    Cursor c{bytes.data(), bytes.data() + bytes.size()};
+    HeadResult r = parse_header_line(c, h);
+    used = static_cast<size_t>(c.at - bytes.data());
+    return r;
 }
 
 bool has_token(std::string_view list, std::string_view token) {

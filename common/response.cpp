@@ -23,7 +23,9 @@ std::string_view reason_phrase(int status) {
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
     }
@@ -59,17 +61,26 @@ static void append_number(std::string& out, size_t n) {
 }
 
 void append_response(const Response& r, std::string& out) {
+    out += r.interim;
     out += "HTTP/1.1 ";
     append_number(out, static_cast<size_t>(r.status));
     out += ' ';
-    out += reason_phrase(r.status);
+    out += r.reason.empty() ? reason_phrase(r.status) : std::string_view(r.reason);
     out += "\r\nServer: one-loop\r\nDate: ";
     out += http_date();
-    if (r.status != 304) {  // "not modified" carries no body, so it says nothing of one's type or length
-        out += "\r\nContent-Type: ";
-        out += r.content_type;
-        out += "\r\nContent-Length: ";
-        append_number(out, content_length(r));
+    // "Not modified" carries no body, so it says nothing of one's type or length; "no content"
+    // must not send a Content-Length at all (RFC 9110 §8.6).
+    if (r.status != 304 && r.status != 204) {
+        if (!r.content_type.empty()) {
+            out += "\r\nContent-Type: ";
+            out += r.content_type;
+        }
+        if (std::optional<uint64_t> length = content_length(r)) {
+            out += "\r\nContent-Length: ";
+            append_number(out, *length);
+        } else if (r.chunked) {
+            out += "\r\nTransfer-Encoding: chunked";
+        }
     }
     out += r.keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n";
     out += r.extra_headers;

@@ -5,7 +5,10 @@
 
 #include "sys.hpp"
 
+#include <cstdint>
 #include <ctime>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -22,22 +25,47 @@ struct FileBody {
     explicit operator bool() const { return static_cast<bool>(fd); }
 };
 
+// Chapter 09: a body that is still arriving while it is sent (a backend's response too long for
+// the proxy to hold). The connection pulls the next piece whenever its socket has room.
+class BodyStream {
+public:
+    enum class Pull : uint8_t {
+        More,    // appended some bytes; more will come
+        Wait,    // appended nothing; EventServer::job_done() will say when there is more
+        End,     // appended the last bytes (perhaps none): the body is complete
+        Broken,  // the body will never be complete (the backend failed): close the connection
+    };
+    virtual ~BodyStream() = default;  // also how the body's source learns that the client has gone
+    virtual Pull pull(std::string& out) = 0;
+};
+
 struct Response {
     int status = 200;
-    std::string_view content_type = "text/plain";
+    std::string_view content_type = "text/plain";  // empty: no Content-Type (a proxy passes the backend's in extra_headers)
     std::string body;                // owned: "Hello, World!" fits in std::string's inline storage
     FileBody file;                   // when open, the body is this file range and `body` is empty
     bool keep_alive = true;          // false adds "Connection: close"; the server closes after writing
     bool head_only = false;          // a HEAD request: every header as for GET, no body bytes
     std::string extra_headers;       // complete lines, each ending in "\r\n" (e.g. "Allow: GET\r\n")
+    // Chapter 09 passes on what a backend said, which our own tables cannot know:
+    std::string reason;              // the status line's reason phrase; empty: ours for `status`
+    std::string interim;             // complete 1xx responses (e.g. 103 Early Hints), sent before this one
+    std::unique_ptr<BodyStream> stream;   // when set, the body comes from here, after `body`
+    std::optional<uint64_t> declared_length;  // Content-Length when not `body`'s nor `file`'s (HEAD, a stream)
+    bool chunked = false;            // a stream of unknown length to an HTTP/1.1 client: already chunk-framed
 };
 
-// The body's length, wherever the body is: what Content-Length says.
-inline size_t content_length(const Response& r) { return r.file ? r.file.length : r.body.size(); }
+// What Content-Length says: the body's length wherever the body is; nothing for a stream of
+// unknown length (then Transfer-Encoding: chunked, or the end of the connection, ends it).
+inline std::optional<uint64_t> content_length(const Response& r) {
+    if (r.declared_length) return r.declared_length;
+    if (r.stream) return std::nullopt;
+    return r.file ? r.file.length : r.body.size();
+}
 
 // True when the response's bytes go on after its head: not for HEAD, and never for 304, which
-// only says "the copy you have is still good".
-inline bool sends_body(const Response& r) { return !r.head_only && r.status != 304; }
+// only says "the copy you have is still good", nor 204, which says there is nothing.
+inline bool sends_body(const Response& r) { return !r.head_only && r.status != 304 && r.status != 204; }
 
 // "OK", "Not Found", ...; "Unknown" for a status we never send.
 std::string_view reason_phrase(int status);

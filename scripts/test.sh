@@ -37,17 +37,25 @@ run() {
 run "unit tests (common/)" "$BUILD/bin/unit-tests"
 for dir in chapters/[0-9][0-9]-*/; do
   chapter=$(basename "$dir")
-  skip=()
+  skip=() backend=()
   [[ -f $dir/suite.skip ]] && skip=(--skip-file "$dir/suite.skip")
-  run "$chapter: shared suite" "$BUILD/bin/blackbox" --server "$BUILD/bin/$chapter" "${skip[@]}"
-  # suite.variants: one line of server options per extra run of the suite (05's --edge, 06's --workers 1)
+  # suite.backend: the server this chapter stands in front of (09's proxy), as "CHAPTER OPTIONS..."
+  if [[ -f $dir/suite.backend ]]; then
+    backend=(--backend "$BUILD/bin/$(grep -v '^#' "$dir/suite.backend" | head -n1)")
+  fi
+  run "$chapter: shared suite" "$BUILD/bin/blackbox" --server "$BUILD/bin/$chapter" "${skip[@]}" "${backend[@]}"
+  # suite.variants: one line of server options per extra run of the suite (05's --edge, 06's --workers 1),
+  # skipping only what suite.variants.skip names: what no configuration of the chapter can do
+  variant_skip=()
+  [[ -f $dir/suite.variants.skip ]] && variant_skip=(--skip-file "$dir/suite.variants.skip")
   if [[ -f $dir/suite.variants ]]; then
     while read -r variant; do
       [[ -z $variant || $variant == \#* ]] && continue
       server_args=()
       for word in $variant; do server_args+=(--server-arg "$word"); done
-      # no skips here: a variant exists to run what the default configuration cannot
-      run "$chapter $variant: shared suite" "$BUILD/bin/blackbox" --server "$BUILD/bin/$chapter" "${server_args[@]}"
+      # no suite.skip here: a variant exists to run what the default configuration cannot
+      run "$chapter $variant: shared suite" "$BUILD/bin/blackbox" --server "$BUILD/bin/$chapter" "${server_args[@]}" \
+        "${variant_skip[@]}" "${backend[@]}"
     done <"$dir/suite.variants"
   fi
   if [[ -x $BUILD/bin/test-$chapter ]]; then

@@ -1,6 +1,8 @@
 // harness: start a chapter's server, talk to it, watch it through /proc, stop it.
 #include "harness.hpp"
 
+#include "common/http_parser.hpp"
+
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -27,6 +29,7 @@ namespace {
 
 std::string g_server_binary;
 std::vector<std::string> g_server_args;
+std::vector<std::string> g_backend;  // --backend: binary, then its options
 
 // A field of /proc/PID/status such as "VmRSS:	  1234 kB", as a number; -1 if absent.
 long status_field(pid_t pid, std::string_view field) {
@@ -49,8 +52,8 @@ long status_field(pid_t pid, std::string_view field) {
         rlimit lim{static_cast<rlim_t>(spec.address_space), static_cast<rlim_t>(spec.address_space)};
         setrlimit(RLIMIT_AS, &lim);
     }
-    std::vector<std::string> words = {g_server_binary, "--host", "127.0.0.1", "--port", "0"};
-    words.insert(words.end(), g_server_args.begin(), g_server_args.end());
+    std::vector<std::string> words = {spec.binary.empty() ? g_server_binary : spec.binary, "--host", "127.0.0.1", "--port", "0"};
+    if (spec.binary.empty()) words.insert(words.end(), g_server_args.begin(), g_server_args.end());
     words.insert(words.end(), spec.args.begin(), spec.args.end());
     std::vector<char*> argv;
     for (auto& w : words) argv.push_back(w.data());
@@ -82,6 +85,11 @@ int read_port(int stdout_fd) {
 const std::string& server_binary() { return g_server_binary; }
 void set_server_binary(std::string path) { g_server_binary = std::move(path); }
 void add_server_arg(std::string arg) { g_server_args.push_back(std::move(arg)); }
+void set_backend_command(std::string command) {
+    std::istringstream words(command);
+    g_backend.clear();
+    for (std::string word; words >> word;) g_backend.push_back(word);
+}
 
 std::string chapter_name() {
     size_t slash = g_server_binary.rfind('/');
@@ -89,6 +97,11 @@ std::string chapter_name() {
 }
 
 ServerProcess::ServerProcess(ServerSpec spec) {
+    if (spec.binary.empty() && !g_backend.empty()) {
+        ServerSpec backend{{g_backend.begin() + 1, g_backend.end()}, 0, 0, g_backend[0]};
+        backend_ = std::make_unique<ServerProcess>(backend);
+        spec.args.insert(spec.args.begin(), {"--upstream", "127.0.0.1:" + std::to_string(backend_->port())});
+    }
     char log_template[] = "/tmp/one-loop-server-XXXXXX";
     int log_fd = mkstemp(log_template);
     if (log_fd < 0) throw std::runtime_error("mkstemp failed");
@@ -318,8 +331,13 @@ Reply Client::read_reply(bool head) {
         reply.headers.emplace_back(line.substr(0, colon), value_at == std::string::npos ? "" : line.substr(value_at));
     }
     pending_.erase(0, head_end + 4);
+    bool bodiless = head || reply.status < 200 || reply.status == 204 || reply.status == 304;
+    if (!bodiless && http::iequals(reply.header("Transfer-Encoding"), "chunked")) {
+        if (!read_chunked(reply.body)) FAIL_CHECK("chunked body cut short or malformed: " << pending_.substr(0, 200));
+        return reply;
+    }
     std::string length = reply.header("Content-Length");
-    size_t want = head ? 0 : length.empty() ? std::string::npos : std::stoul(length);
+    size_t want = bodiless ? 0 : length.empty() ? std::string::npos : std::stoul(length);
     while (pending_.size() < want && fill()) {
     }
     if (want != std::string::npos && pending_.size() < want) {
@@ -330,6 +348,32 @@ Reply Client::read_reply(bool head) {
     reply.body = pending_.substr(0, take);
     pending_.erase(0, take);
     return reply;
+}
+
+// A chunked body, decoded into `body` (chunk extensions and trailers ignored); false if it breaks off.
+bool Client::read_chunked(std::string& body) {
+    for (;;) {
+        size_t eol;
+        while ((eol = pending_.find("\r\n")) == std::string::npos)
+            if (!fill()) return false;
+        size_t size = std::strtoul(pending_.c_str(), nullptr, 16);
+        pending_.erase(0, eol + 2);
+        if (size == 0) {  // trailers, then the blank line
+            while ((eol = pending_.find("\r\n")) != 0) {
+                if (eol == std::string::npos) {
+                    if (!fill()) return false;
+                    continue;
+                }
+                pending_.erase(0, eol + 2);
+            }
+            pending_.erase(0, 2);
+            return true;
+        }
+        while (pending_.size() < size + 2)
+            if (!fill()) return false;
+        body.append(pending_, 0, size);
+        pending_.erase(0, size + 2);
+    }
 }
 
 bool Client::closed_by_server() {

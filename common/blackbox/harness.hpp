@@ -5,6 +5,7 @@
 #include "common/sys.hpp"
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -35,10 +36,16 @@ std::string chapter_name();
 
 class Client;
 
+// Chapter 09: the servers the binary under test stands in front of. With --backend "BINARY ARGS..."
+// on the test's command line, every server a test starts gets a backend of its own, started
+// first, and is told --upstream 127.0.0.1:PORT.
+void set_backend_command(std::string command);
+
 struct ServerSpec {
     std::vector<std::string> args;  // beyond --host 127.0.0.1 --port 0
     long fd_limit = 0;              // RLIMIT_NOFILE for the server; 0 leaves it alone
     long address_space = 0;         // RLIMIT_AS in bytes; 0 leaves it alone
+    std::string binary = {};        // empty: the binary under test, with every --server-arg
 };
 
 // A server started for one test. The destructor fails the test if the server died on its own or a
@@ -81,6 +88,7 @@ private:
     bool exit_expected_ = false;
     int port_ = 0;
     std::string log_path_;
+    std::unique_ptr<ServerProcess> backend_;  // --backend: stopped after this server
 };
 
 // A parsed response, as a client sees it.
@@ -101,8 +109,9 @@ public:
 
     // Sends every byte; false if the server closed or reset the connection first.
     bool send(std::string_view bytes);
-    // Reads one response (for a HEAD request pass head=true: it has no body). Fails the test and
-    // returns status 0 on timeout, on a closed connection or on a response it cannot frame.
+    // Reads one response (for a HEAD request pass head=true: it has no body), its body framed by
+    // Content-Length, chunked, or the connection's end. A 1xx is a response of its own. Fails the
+    // test and returns status 0 on timeout, on a closed connection or on a response it cannot frame.
     Reply read_reply(bool head = false);
     // True if the server closes the connection (EOF or reset) within the timeout, with no bytes first.
     bool closed_by_server();
@@ -120,6 +129,7 @@ public:
 
 private:
     bool fill();  // reads more into pending_; false on EOF, error or timeout
+    bool read_chunked(std::string& body);
     Fd fd_;
     std::string pending_;
     int timeout_ms_;

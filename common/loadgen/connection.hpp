@@ -7,9 +7,12 @@
 //
 // With --mix, requests differ: a busy connection lays the requests it draws in its own `pending`
 // bytes, and keeps a second ring, beside the start times, of the entry each request asked for.
+//
+// With --read-rate, a busy connection reads only what its bucket allows (read_bucket.hpp).
 #pragma once
 
 #include "common/sys.hpp"
+#include "read_bucket.hpp"
 #include "response_checker.hpp"
 
 #include <cstdint>
@@ -37,6 +40,7 @@ struct Connection {
     Fd fd;
     Role role = Role::Busy;
     Phase phase = Phase::Unopened;
+    bool want_read = false;        // EPOLLIN is in the interest set (off: connecting, or out of read tokens)
     bool want_write = false;       // EPOLLOUT is in the interest set
     bool opened_before = false;    // the next open is a reconnect
     uint32_t generation = 0;       // bumped per socket: an event for an older socket is stale
@@ -52,6 +56,7 @@ struct Connection {
     int64_t deadline_ns = 0;       // a connect or response must come by then; 0: none
     std::unique_ptr<int64_t[]> started;  // ring: when request i (index i % depth) started its clock
     ResponseChecker checker;
+    ReadBucket bucket;             // --read-rate, busy: how much it may read now; unlimited otherwise
     std::unique_ptr<uint32_t[]> entries;  // --mix, busy: ring beside `started`: the entry request i asked for
     std::string pending;           // --mix, busy: the requests being sent, each drawn apart
 

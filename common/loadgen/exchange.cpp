@@ -12,7 +12,7 @@ void Worker::open(Connection& c, int64_t now) {
     c.opened_before = true;
     ++c.generation;
     int err = 0;
-    c.fd = start_connect(server_, c.source, err);
+    c.fd = start_connect(server_, c.source, c.role == Role::Busy ? options_.rcvbuf : 0, err);
     if (!c.fd) return fail(c, classify_errno(err), now, err);
     c.phase = Phase::Connecting;
     c.deadline_ns = now + int64_t{options_.timeout_ms} * 1'000'000;
@@ -34,11 +34,14 @@ void Worker::watch(Connection& c, int op, uint32_t events) {
     ev.events = events;
     ev.data.u64 = uint64_t{c.generation} << 32 | static_cast<uint64_t>(&c - connections_.data());
     if (::epoll_ctl(epoll_.get(), op, c.fd.get(), &ev) < 0) return fail(c, ErrorKind::Other, now_ns(), errno);
+    c.want_read = (events & EPOLLIN) != 0;
     c.want_write = (events & EPOLLOUT) != 0;
 }
 
-void Worker::set_want_write(Connection& c, bool write) {
-    if (c.want_write != write) watch(c, EPOLL_CTL_MOD, EPOLLIN | (write ? EPOLLOUT : 0u));
+// Changes the interest set only when it differs: most calls change nothing and cost no syscall.
+void Worker::set_interest(Connection& c, bool read, bool write) {
+    if (c.want_read != read || c.want_write != write)
+        watch(c, EPOLL_CTL_MOD, (read ? EPOLLIN : 0u) | (write ? EPOLLOUT : 0u));
 }
 
 // Sends what the connection may send now. Returns false when it failed and was closed.
@@ -134,17 +137,32 @@ void Worker::trickle(Connection& c, int64_t now) {
         c.deadline_ns = now + int64_t{options_.timeout_ms} * 1'000'000;  // the last byte left: start the timeout
 }
 
-void Worker::read_responses(Connection& c, int64_t now) {
+// Reads what the socket has, or with --read-rate what the bucket allows. Out of tokens, the connection
+// stops watching EPOLLIN, or a socket left readable would wake the loop at once, again and again;
+// read_tick() reads on. `broken`: the socket reported an error or a hangup, which epoll reports even
+// unwatched, so it is read now, whole: the server is gone and feels no push-back any more.
+void Worker::read_responses(Connection& c, int64_t now, bool broken) {
     if (c.phase == Phase::Held) return idle_disturbed(c);
     for (;;) {
-        IoResult r = read_some(c.fd.get(), read_buf_);
-        if (r.would_block()) return;
+        size_t len = broken ? read_buf_.size() : c.bucket.allowance(now, read_buf_.size());
+        if (len == 0) return set_want_read(c, false);
+        IoResult r = read_some(c.fd.get(), {read_buf_.data(), len});
+        if (r.would_block()) return set_want_read(c, true);  // tokens left: read as soon as more comes
         if (!r.ok()) return fail(c, classify_errno(r.error), now, r.error);
         if (r.peer_closed()) return on_eof(c, now);
-        if (c.role == Role::Busy && run_.in_window(now)) stats.bytes_received += static_cast<uint64_t>(r.n);
+        note_read(c, static_cast<size_t>(r.n), now);
         if (!parse(c, {read_buf_.data(), static_cast<size_t>(r.n)}, now)) return;
-        if (static_cast<size_t>(r.n) < read_buf_.size()) return;  // drained: a second read would only say EAGAIN
+        if (static_cast<size_t>(r.n) < len) return set_want_read(c, true);  // drained: another read would say EAGAIN
     }
+}
+
+// Counts `bytes` just read. A slow reader's own pace makes its responses take long, so its timeout
+// counts from the last byte read: only a server gone silent times out, not a big response.
+void Worker::note_read(Connection& c, size_t bytes, int64_t now) {
+    if (c.role == Role::Busy && run_.in_window(now)) stats.bytes_received += bytes;
+    if (!c.bucket.limited()) return;
+    c.bucket.spend(bytes);
+    if (c.in_flight() > 0) c.deadline_ns = now + int64_t{options_.timeout_ms} * 1'000'000;
 }
 
 // Feeds the bytes to the checker, one response after another. Returns false once the connection closed.
@@ -237,7 +255,7 @@ void Worker::count_error(const Connection& c, ErrorKind kind, int err) {
 void Worker::close(Connection& c, Phase next) {
     c.fd.reset();
     c.phase = next;
-    c.want_write = false;
+    c.want_read = c.want_write = false;
     c.deadline_ns = 0;
     c.write_at = c.write_end = 0;
     c.checker.start(options_.expect_status, head_request_);

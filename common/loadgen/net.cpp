@@ -34,9 +34,13 @@ static bool bind_source(int fd, uint32_t source) {
     return ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0;
 }
 
-Fd start_connect(const sockaddr_in& server, uint32_t source, int& err) {
+static bool set_rcvbuf(int fd, int bytes) {
+    return ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) == 0;
+}
+
+Fd start_connect(const sockaddr_in& server, uint32_t source, int rcvbuf, int& err) {
     Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd || (source != 0 && !bind_source(fd.get(), source))) {
+    if (!fd || (source != 0 && !bind_source(fd.get(), source)) || (rcvbuf > 0 && !set_rcvbuf(fd.get(), rcvbuf))) {
         err = errno;
         return Fd();
     }

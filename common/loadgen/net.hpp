@@ -18,8 +18,10 @@ sockaddr_in ipv4_address(uint32_t host_order_address, int port);
 // Starts a non-blocking connect to `server` with TCP_NODELAY set. `source` (host order, 0: any)
 // is bound with port 0 and IP_BIND_ADDRESS_NO_PORT, so the port is chosen at connect() time for
 // the whole 4-tuple and each source address brings its own ~28k ephemeral ports.
+// `rcvbuf` > 0 sets SO_RCVBUF before connect(), as it must be: the SYN announces the window scale
+// it allows, and a buffer set by hand is no longer grown by the kernel's autotuning.
 // On failure returns an empty Fd and sets `err`; EINPROGRESS is not a failure.
-Fd start_connect(const sockaddr_in& server, uint32_t source, int& err);
+Fd start_connect(const sockaddr_in& server, uint32_t source, int rcvbuf, int& err);
 
 // Closes with an RST instead of a FIN (SO_LINGER 0), so the port is free at once rather than
 // held in TIME_WAIT for a minute.

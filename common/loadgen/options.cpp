@@ -11,7 +11,23 @@ namespace {
 // Descriptors kept back from the budget: stdio, one epoll per thread, the JSON file, slack.
 constexpr int kReservedFds = 16;
 
+constexpr int64_t kMaxReadRate = int64_t{1} << 40;  // 1 TB/s: no limit, but the bucket's arithmetic stays exact
+constexpr int kMaxRcvbuf = 1 << 30;                 // the kernel caps it at net.core.rmem_max anyway
+
 bool is_loopback(uint32_t address) { return (address >> 24) == 127; }
+
+// --read-rate and --rcvbuf: busy connections that read slowly, for what a slow reader costs a server.
+void add_reading(CLI::App& cli, Options& o) {
+    cli.add_option("--read-rate", o.read_rate,
+                   "bytes/s each busy connection reads at most, from a token bucket holding 100 ms of reading "
+                   "(0: as fast as it can). Requests still go out as usual; latency is until the whole response "
+                   "was read, and --timeout then counts from the last byte read, not from the request")
+        ->capture_default_str()->check(CLI::Range(int64_t{0}, kMaxReadRate));
+    cli.add_option("--rcvbuf", o.rcvbuf,
+                   "SO_RCVBUF of each busy connection, set before connect (0: the kernel's, which grows to "
+                   "megabytes): small, a slow reader's window closes and the server feels it")
+        ->capture_default_str()->check(CLI::Range(0, kMaxRcvbuf));
+}
 
 void add_load_shape(CLI::App& cli, Options& o) {
     cli.add_option("-c,--connections", o.connections, "busy connections, each sending requests back to back")
@@ -26,6 +42,7 @@ void add_load_shape(CLI::App& cli, Options& o) {
         ->capture_default_str()->check(CLI::Range(0, 100000));
     cli.add_option("--slow-interval", o.slow_interval_ms, "ms between two bytes of a slow client")
         ->capture_default_str()->check(CLI::Range(1, 60000));
+    add_reading(cli, o);
     cli.add_option("-t,--threads", o.threads, "client threads, each with its own epoll loop")
         ->capture_default_str()->check(CLI::Range(1, 256));
 }

@@ -17,6 +17,8 @@ struct Options {
     int connections = 10;           // busy connections
     int pipeline = 1;               // requests in flight per busy connection
     double rate = 0;                // requests/s over all busy connections; 0: closed loop
+    int64_t read_rate = 0;          // bytes/s each busy connection reads at most; 0: as fast as it can
+    int rcvbuf = 0;                 // SO_RCVBUF of each busy connection, set before connect; 0: the kernel's
     int idle = 0;                   // connections that ask once, then sit silent
     int slow = 0;                   // clients that trickle each request a byte at a time
     int slow_interval_ms = 100;     // between two of a slow client's bytes
@@ -39,6 +41,7 @@ struct Options {
     std::string json_path;
 
     bool open_loop() const { return rate > 0; }
+    bool slow_reading() const { return read_rate > 0; }
 };
 
 // Adds every flag to `cli`.

@@ -30,6 +30,14 @@ std::string json_string(const std::string& s) {
 
 std::string mode_of(const Options& o) { return o.open_loop() ? "open" : "closed"; }
 
+// "at most 16384 B/s per busy connection, SO_RCVBUF 8192 B asked": --read-rate and --rcvbuf in words.
+std::string reading_of(const Options& o) {
+    std::string out = o.slow_reading() ? "at most " + std::to_string(o.read_rate) + " B/s per busy connection"
+                                       : "as fast as it can";
+    if (o.rcvbuf > 0) out += ", SO_RCVBUF " + std::to_string(o.rcvbuf) + " B asked";
+    return out;
+}
+
 std::string error_list(const ErrorCounts& errors) {
     std::string out;
     for (size_t i = 0; i < kErrorKinds; ++i)
@@ -125,6 +133,8 @@ void print_summary(std::FILE* out, const Report& r) {
                      o.connections, o.pipeline, o.threads);
     else
         std::fprintf(out, "mode:        closed loop, %d connections, pipeline %d, %d thread(s)\n", o.connections, o.pipeline, o.threads);
+    if (o.slow_reading() || o.rcvbuf > 0)  // only then: other runs' summaries stay as they were
+        std::fprintf(out, "reading:     %s\n", reading_of(o).c_str());
     std::fprintf(out, "window:      %.2f s after %.2f s of warm-up\n", r.window_s, o.warmup_s);
     std::fprintf(out, "requests:    %llu (%.0f req/s), %.1f MB received\n", static_cast<unsigned long long>(s.requests),
                  r.rps(), static_cast<double>(s.bytes_received) / 1e6);
@@ -153,6 +163,7 @@ std::string to_json(const Report& r) {
     j += ",\"path\":" + json_string(mixed ? "mix" : o.path) + ",\"method\":" + json_string(mixed ? "" : o.method);
     j += ",\"mode\":\"" + mode_of(o) + "\",\"connections\":" + n(o.connections) + ",\"pipeline\":" + n(o.pipeline);
     j += ",\"rate\":" + format("%.6g", o.rate) + ",\"threads\":" + n(o.threads);
+    j += ",\"read_rate\":" + n(o.read_rate) + ",\"rcvbuf\":" + n(o.rcvbuf);
     j += ",\"idle_requested\":" + n(o.idle) + ",\"idle_held\":" + n(s.idle_held);
     j += ",\"idle_closed_by_server\":" + n(s.idle_closed_by_server);
     j += ",\"slow\":" + n(o.slow) + ",\"slow_completed\":" + n(s.slow_completed);

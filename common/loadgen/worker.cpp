@@ -60,6 +60,7 @@ Worker::Worker(const Options& options, SharedRun& run, const Share& share)
         const auto& ips = options.source_ips;  // round-robin over every connection of every thread
         if (!ips.empty()) c.source = ips[(share.thread + i * static_cast<size_t>(share.threads)) % ips.size()];
         c.checker.start(options.expect_status, head_request_);
+        if (c.role == Role::Busy) c.bucket = ReadBucket(options.read_rate);  // unlimited without --read-rate
         c.out = batch_.data();
         if (chooser_ && c.role == Role::Busy) c.entries = std::make_unique<uint32_t[]>(c.depth);
     }
@@ -109,6 +110,7 @@ void Worker::run() {
     }
     next_housekeeping_ns_ = now + kHousekeepingNs;
     next_trickle_ns_ = now + int64_t{options_.slow_interval_ms} * 1'000'000;
+    next_read_tick_ns_ = now + kReadTickNs;
     while (!run_.stop.load(std::memory_order_relaxed) && now < run_.run_end_ns) {
         loop_turn(now);
         now = now_ns();
@@ -124,6 +126,7 @@ void Worker::loop_turn(int64_t now) {
     now = now_ns();
     if (slot_period_ns_ > 0 && !opening_crowd_) release_slots(now);
     if (slow_end_ > busy_end_ && !opening_crowd_ && now >= next_trickle_ns_) trickle_slow(now);
+    if (options_.slow_reading() && !opening_crowd_ && now >= next_read_tick_ns_) read_tick(now);
     if (now >= next_housekeeping_ns_) housekeeping(now);
     if (idle_opening_ < kIdleWave && next_idle_ < connections_.size()) open_idle_wave(now);
     progress_completed.store(stats.completed_total, std::memory_order_relaxed);
@@ -135,7 +138,8 @@ void Worker::dispatch(const epoll_event& event, int64_t now) {
     auto generation = static_cast<uint32_t>(event.data.u64 >> 32);
     if (c.generation != generation || !c.fd) return;  // for a socket closed earlier in this batch
     if (c.phase == Phase::Connecting) return finish_connect(c, now);
-    if (event.events & (EPOLLIN | EPOLLERR | EPOLLHUP)) read_responses(c, now);
+    bool broken = (event.events & (EPOLLERR | EPOLLHUP)) != 0;  // reported even with EPOLLIN unwatched
+    if ((event.events & EPOLLIN) || broken) read_responses(c, now, broken);
     if ((event.events & EPOLLOUT) && c.generation == generation && c.phase == Phase::Active) pump(c, now);
 }
 
@@ -172,6 +176,16 @@ void Worker::trickle_slow(int64_t now) {
         if (connections_[i].phase == Phase::Active) trickle(connections_[i], now);
 }
 
+// --read-rate: the busy connections that ran out of tokens read what their refilled buckets allow.
+// Those that stay out of tokens wait for the next tick, unwatched, so the loop sleeps until then.
+void Worker::read_tick(int64_t now) {
+    next_read_tick_ns_ = std::max(next_read_tick_ns_, now - 1) + kReadTickNs;
+    for (size_t i = 0; i < busy_end_; ++i) {
+        Connection& c = connections_[i];
+        if (c.phase == Phase::Active && !c.want_read) read_responses(c, now);
+    }
+}
+
 void Worker::open_idle_wave(int64_t now) {
     while (idle_opening_ < kIdleWave && next_idle_ < connections_.size()) {
         ++idle_opening_;  // before open(): a connect that fails at once settles, and counts down, inside it
@@ -184,6 +198,7 @@ int64_t Worker::next_wake() const {
     int64_t wake = std::min(next_housekeeping_ns_, run_.run_end_ns);
     if (slot_period_ns_ > 0) wake = std::min(wake, slot_time(next_slot_));
     if (slow_end_ > busy_end_) wake = std::min(wake, next_trickle_ns_);
+    if (options_.slow_reading()) wake = std::min(wake, next_read_tick_ns_);
     return wake;
 }
 

@@ -1,6 +1,6 @@
 // worker: one client thread. It owns its share of the connections and runs one epoll loop over
 // them until the load stops (the measured window's end, or --tail's): events, then the open-loop schedule, then housekeeping
-// (timeouts, reconnects, slow clients' next bytes, the next wave of idle connections).
+// (timeouts, reconnects, slow clients' next bytes, slow readers' next reads, the next wave of idle connections).
 #pragma once
 
 #include "connection.hpp"
@@ -73,6 +73,7 @@ private:
     int64_t slot_time(uint64_t slot) const;
     void housekeeping(int64_t now);
     void trickle_slow(int64_t now);
+    void read_tick(int64_t now);
     void open_idle_wave(int64_t now);
     bool crowd_settled() const { return idle_opening_ == 0 && next_idle_ == connections_.size(); }
     int64_t next_wake() const;
@@ -84,7 +85,9 @@ private:
     void open(Connection& c, int64_t now);
     void finish_connect(Connection& c, int64_t now);
     void watch(Connection& c, int op, uint32_t events);
-    void set_want_write(Connection& c, bool write);
+    void set_interest(Connection& c, bool read, bool write);
+    void set_want_read(Connection& c, bool read) { set_interest(c, read, c.want_write); }
+    void set_want_write(Connection& c, bool write) { set_interest(c, c.want_read, write); }
     bool pump(Connection& c, int64_t now);
     size_t requests_to_send(const Connection& c) const;
     void begin_write(Connection& c, size_t count, int64_t now);
@@ -92,7 +95,8 @@ private:
     bool next_is_head(const Connection& c) const;
     Flush flush(Connection& c, size_t max_bytes, int64_t now);
     void trickle(Connection& c, int64_t now);
-    void read_responses(Connection& c, int64_t now);
+    void read_responses(Connection& c, int64_t now, bool broken = false);
+    void note_read(Connection& c, size_t bytes, int64_t now);
     bool parse(Connection& c, std::span<const char> bytes, int64_t now);
     bool on_response(Connection& c, Outcome outcome, int64_t now);
     void record(Connection& c, Outcome outcome, size_t slot, int64_t now);
@@ -129,6 +133,7 @@ private:
     double slot_phase_ = 0;                // open loop: offset, in slots, so threads interleave
     int64_t next_housekeeping_ns_ = 0;
     int64_t next_trickle_ns_ = 0;
+    int64_t next_read_tick_ns_ = 0;        // --read-rate: connections out of tokens read on then
     bool opening_crowd_ = true;            // before `go`: the crowd opens; busy and slow connections wait, connected
 };
 

@@ -12,6 +12,9 @@
   python3 scripts/lab tour                     the table across all chapters, results/tour.md
   python3 scripts/lab limits                   the limits this run is under
   python3 scripts/lab rps LABEL SERVER         the requests/s a row of this lab measured
+  python3 scripts/lab backends --ports P,P ... the connections to chapter 09's backends while a load runs
+  python3 scripts/lab first-connection PORT    seconds until something connects to PORT
+  python3 scripts/lab add-fields LABEL SERVER K=V...  numbers measured outside loadgen, added to a row
   python3 scripts/lab pinning                  where loadgen and the server run (lab_pin)
   python3 scripts/lab evict FILE...            drop files from the page cache, and say whether that worked
   python3 scripts/lab slow-disk PATH BPS       slow reads from PATH's disk for the servers that join (root, cgroups)
@@ -27,7 +30,7 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a folder: import as a package
-from lab import crowd, limits, measure, pagecache, procs, report, servers, slowdisk, tour  # noqa: E402
+from lab import crowd, limits, measure, pagecache, procs, report, servers, slowdisk, tour, upstream  # noqa: E402
 from lab.servers import LabError  # noqa: E402
 
 
@@ -136,6 +139,31 @@ def cmd_workers(a):
     print(f"    accepts per worker: {', '.join(f'{n:,}' for n in accepted)} (max-min {spread:.0f}% of the mean); "
           f"empty wake-ups: {', '.join(str(w['empty_wakeups']) for w in sorted(workers, key=lambda w: w['slot']))} "
           "(whole run, warm-up included)")
+
+
+def cmd_backends(a):
+    """Chapter 09: samples the backends' connections while a load runs (see upstream.py), writes
+    the counts for add-fields --json, and prints them."""
+    ports = {int(p) for p in a.ports.split(",")}
+    counts = upstream.sample(ports, a.seconds)
+    with open(a.out, "w") as f:
+        json.dump(counts, f)
+    print(f"    backend connections: {counts['backend_conns_mean']} on average, at most {counts['backend_conns_max']}; "
+          f"held by a response the proxy has not taken: {counts['backend_held_mean']} on average, "
+          f"at most {counts['backend_held_max']}")
+
+
+def cmd_add_fields(a):
+    """Adds KEY=VALUE fields (numbers) to the last row with this label and server."""
+    fields = {k: float(v) for k, v in (f.split("=", 1) for f in a.fields)}
+    if a.json:
+        fields.update(json.load(open(a.json)))
+    upstream.attach(rows_path(), a.label, a.server, fields)
+
+
+def cmd_first_connection(a):
+    seconds = upstream.first_connection(a.port, a.timeout)
+    print("none" if seconds is None else seconds)
 
 
 def cmd_rps(a):
@@ -293,6 +321,21 @@ def main():
     t.add_argument("--failed", action="append", default=[], help="a chapter whose lab failed")
     t.set_defaults(run=lambda a: tour.write(a.failed))
     sub.add_parser("limits").set_defaults(run=lambda a: print(json.dumps(limits.describe())))
+    bk = sub.add_parser("backends")
+    bk.add_argument("--ports", required=True, help="the backends' ports, comma-separated")
+    bk.add_argument("--seconds", type=float, required=True)
+    bk.add_argument("--out", required=True, help="where the counts go, as JSON, for add-fields --json")
+    bk.set_defaults(run=cmd_backends)
+    af = sub.add_parser("add-fields")
+    af.add_argument("label")
+    af.add_argument("server")
+    af.add_argument("fields", nargs="*", help="KEY=NUMBER")
+    af.add_argument("--json", help="a file of more fields, as a JSON object")
+    af.set_defaults(run=cmd_add_fields)
+    fc = sub.add_parser("first-connection")
+    fc.add_argument("port", type=int)
+    fc.add_argument("--timeout", type=float, default=30)
+    fc.set_defaults(run=cmd_first_connection)
     rp = sub.add_parser("rps")
     rp.add_argument("label")
     rp.add_argument("server")

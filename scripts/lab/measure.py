@@ -205,7 +205,8 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
     json_path = os.path.join(state_dir(), f"loadgen-{time.time_ns()}.json")
     count_s = min(max(0.3, duration / 4), 1.5)  # the syscall count's window, after the measured one
     tail = ["--tail", str(count_s + 30)] if counter_installed() else []  # 30 s: room for perf to attach
-    cmd = [loadgen_path(), "--target", f"127.0.0.1:{port}", "--warmup", str(warmup), "--duration", str(duration),
+    host = os.environ.get("LAB_TARGET_HOST", "127.0.0.1")  # chapter 09's lab loads a backend on 127.0.0.2 directly
+    cmd = [loadgen_path(), "--target", f"{host}:{port}", "--warmup", str(warmup), "--duration", str(duration),
            "--json", json_path, *tail, *loadgen_args]
     log = open(os.path.join(state_dir(), "loadgen.log"), "ab")
     pin = limits.pinning()

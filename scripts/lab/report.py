@@ -38,6 +38,9 @@ def flatten(row):
         "empty_wakeups": sum(w["empty_wakeups"] for w in row["workers"]) if row.get("workers") else None,
         **per_mib(lg, sv),
         **per_path(lg),
+        # Chapter 09: counted outside loadgen (scripts/lab/upstream.py), added to the row after it.
+        **{k: row.get(k) for k in ("backend_conns_per_10k", "back_after_s", "backend_held_mean", "backend_held_max",
+                                   "backend_conns_mean")},
     }
 
 
@@ -88,6 +91,9 @@ COLUMNS = {  # key: (heading, format)
     "hello_p50_ms": ("/hello p50 ms", "{:.2f}"), "hello_p99_ms": ("/hello p99 ms", "{:.2f}"),
     "hello_p999_ms": ("/hello p99.9 ms", "{:.2f}"), "other_rps": ("others req/s", "{:,.1f}"),
     "other_p50_ms": ("others p50 ms", "{:.1f}"),
+    "backend_conns_per_10k": ("conns to backends /10k req", "{:,.1f}"), "back_after_s": ("back after s", "{:.2f}"),
+    "backend_held_mean": ("backend conns held (mean)", "{:.1f}"), "backend_held_max": ("held (max)", "{:.0f}"),
+    "backend_conns_mean": ("backend conns", "{:.1f}"),
 }
 
 

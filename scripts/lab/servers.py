@@ -28,9 +28,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def answers(port, path="/hello", timeout=0.5):
+def answers(port, path="/hello", timeout=0.5, host="127.0.0.1"):
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with socket.create_connection((host, port), timeout=timeout) as s:
             s.sendall(f"GET {path} HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n".encode())
             return s.recv(64).startswith(b"HTTP/1.1 ")
     except OSError:
@@ -44,19 +44,19 @@ def alive(pid):
         return False
 
 
-def wait_until_answering(pid, port, what, seconds=10):
+def wait_until_answering(pid, port, what, seconds=10, host="127.0.0.1"):
     deadline = time.time() + seconds
     while time.time() < deadline:
         if not alive(pid):
             raise LabError(f"{what} exited at start; see its log in {state_dir()}")
-        if answers(port):
+        if answers(port, host=host):
             return
         time.sleep(0.05)
     raise LabError(f"{what} did not answer GET /hello on port {port} within {seconds} s")
 
 
 def read_listening_line(pid, out_path, what, seconds=10):
-    """The port from the server's first line, "listening on HOST:PORT"."""
+    """The host and port from the server's first line, "listening on HOST:PORT"."""
     deadline = time.time() + seconds
     text = ""
     while time.time() < deadline and "\n" not in text:
@@ -68,7 +68,8 @@ def read_listening_line(pid, out_path, what, seconds=10):
     line = text.split("\n", 1)[0].strip()
     if not line.startswith("listening on "):
         raise LabError(f"{what} did not print 'listening on HOST:PORT' (got {line!r}); see {state_dir()}")
-    return int(line.rsplit(":", 1)[1])
+    host, port = line[len("listening on "):].rsplit(":", 1)
+    return host, int(port)
 
 
 def command(name, args):
@@ -76,6 +77,10 @@ def command(name, args):
     node [ROOT]), and the port it will use (0: it prints the port it got)."""
     if name == "nginx":
         return nginx_command(args)
+    if name == "nginx-proxy":
+        return nginx_proxy_command(args)
+    if name == "haproxy":
+        return haproxy_command(args)
     if name == "node":
         node = shutil.which("node") or shutil.which("nodejs")
         if not node:
@@ -84,7 +89,9 @@ def command(name, args):
     binary = os.path.join(ROOT, os.environ.get("BUILD", "build"), "bin", name)
     if not os.access(binary, os.X_OK):
         raise LabError(f"{binary} is not built: run make")
-    return 0, [binary, "--host", "127.0.0.1", "--port", "0", *args]
+    host = [] if "--host" in args else ["--host", "127.0.0.1"]  # 09's backends listen on 127.0.0.2, .3...
+    port = [] if "--port" in args else ["--port", "0"]          # ...on ports fixed for the whole lab
+    return 0, [binary, *host, *port, *args]
 
 
 def nginx_command(args):
@@ -109,11 +116,59 @@ def nginx_command(args):
     return port, [nginx, "-c", conf, "-p", state, "-e", os.path.join(state, "nginx-error.log")]
 
 
+def fill_template(template, values, conf_name):
+    text = open(os.path.join(ROOT, "scripts/peers", template)).read()
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", value)
+    conf = os.path.join(state_dir(), conf_name)
+    with open(conf, "w") as f:
+        f.write(text)
+    return conf
+
+
+def proxy_args(args):
+    """The backends (HOST:PORT words) and the switches (nokeepalive, nobuffering) of a proxy peer."""
+    backends = [a for a in args if ":" in a]
+    if not backends:
+        raise LabError("a proxy peer needs its backends as HOST:PORT")
+    return backends, "nokeepalive" not in args, "nobuffering" not in args
+
+
+def nginx_proxy_command(args):
+    """nginx as a reverse proxy, one worker: nginx-proxy HOST:PORT... [nokeepalive] [nobuffering]."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    backends, keepalive, buffering = proxy_args(args)
+    port = free_port()
+    fd_limit = limits.raise_fd_limit()
+    state = state_dir()
+    values = {"FD_LIMIT": str(fd_limit), "WORKER_CONNECTIONS": str(max(1024, fd_limit - 64)), "STATE": state,
+              "PORT": str(port), "SERVERS": "\n        ".join(f"server {b};" for b in backends),
+              "KEEPALIVE": "keepalive 32;" if keepalive else "", "BUFFERING": "on" if buffering else "off"}
+    conf = fill_template("nginx-proxy.conf.in", values, "nginx-proxy.conf")
+    return port, [nginx, "-c", conf, "-p", state, "-e", os.path.join(state, "nginx-error.log")]
+
+
+def haproxy_command(args):
+    """HAProxy, one thread: haproxy HOST:PORT... [nokeepalive]."""
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not os.access(haproxy, os.X_OK):
+        raise LabError("haproxy is not installed")
+    backends, keepalive, _ = proxy_args(args)
+    port = free_port()
+    fd_limit = limits.raise_fd_limit()
+    reuse = "http-reuse safe" if keepalive else "option http-server-close\n    http-reuse never"
+    values = {"MAXCONN": str(max(1024, fd_limit // 2 - 64)), "STATE": state_dir(), "PORT": str(port),
+              "SERVERS": "\n    ".join(f"server b{i} {b}" for i, b in enumerate(backends)), "REUSE": reuse}
+    conf = fill_template("haproxy.cfg.in", values, "haproxy.cfg")
+    return port, [haproxy, "-f", conf, "-db"]
+
+
 def ready(pid, port, out_path, what):
     """Waits until the server started as `pid` listens and answers; returns its port."""
+    host = "127.0.0.1"
     if port == 0:
-        port = read_listening_line(pid, out_path, what)
-    wait_until_answering(pid, port, what)
+        host, port = read_listening_line(pid, out_path, what)
+    wait_until_answering(pid, port, what, host=host)
     with open(os.path.join(state_dir(), "pids"), "a") as f:
         f.write(f"{pid}\n")
     return port

@@ -1,0 +1,102 @@
+// Chapter 09's own tests: responses longer than --buffer, which the proxy relays while they
+// arrive. They arrive whole and framed, a client that stops reading holds the backend back rather
+// than filling the proxy's memory, and a client that leaves frees the backend's connection.
+#include "common/blackbox/harness.hpp"
+#include "fake_backend.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace one::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string pattern(size_t size) {
+    std::string bytes(size, '\0');
+    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+    return bytes;
+}
+
+std::string chunked(const std::string& body, size_t piece) {
+    std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (size_t at = 0; at < body.size(); at += piece) {
+        std::string part = body.substr(at, piece);
+        char size[20];
+        std::snprintf(size, sizeof size, "%zx\r\n", part.size());
+        out += size + part + "\r\n";
+    }
+    return out + "0\r\n\r\n";
+}
+
+ServerSpec proxy_for(const FakeBackend& backend, std::string buffer = "65536") {
+    return {{"--workers", "1", "--upstream", backend.address(), "--buffer", buffer}};
+}
+
+}  // namespace
+
+TEST_SUITE("09 proxy: relaying long responses") {
+
+TEST_CASE("a response longer than --buffer with a Content-Length arrives whole, with that length") {
+    std::string body = pattern(4 << 20);
+    FakeBackend backend([&](const Seen&) { return ok(body); });
+    ServerProcess proxy(proxy_for(backend));
+    Client client(proxy.port(), 20000);
+    for (int i = 0; i < 2; ++i) {  // and the connections on both sides carry the next one
+        client.send(get("/big"));
+        Reply reply = client.read_reply();
+        CHECK(reply.header("Content-Length") == std::to_string(body.size()));
+        CHECK(reply.body.size() == body.size());
+        CHECK(reply.body == body);
+    }
+    CHECK(backend.connections() == 1);
+}
+
+TEST_CASE("a chunked response longer than --buffer reaches an HTTP/1.1 client chunked, an HTTP/1.0 one until close") {
+    std::string body = pattern(1 << 20);
+    FakeBackend backend([&](const Seen&) { return chunked(body, 10000); });
+    ServerProcess proxy(proxy_for(backend));
+    Client client(proxy.port(), 20000);
+    client.send(get("/big"));
+    Reply reply = client.read_reply();
+    CHECK(reply.header("Transfer-Encoding") == "chunked");
+    CHECK(reply.body == body);
+    Client old(proxy.port(), 20000);
+    old.send("GET /big HTTP/1.0\r\n\r\n");
+    std::string got;
+    CHECK(old.read_to_close(got));
+    size_t head_end = got.find("\r\n\r\n");
+    REQUIRE(head_end != std::string::npos);
+    CHECK(got.find("Connection: close") < head_end);
+    CHECK(got.substr(head_end + 4) == body);
+}
+
+TEST_CASE("a client that stops reading holds the backend back, and the proxy's memory stays bounded") {
+    std::string body = pattern(256 << 20);
+    FakeBackend backend([&](const Seen&) { return ok(body); });
+    ServerProcess proxy(proxy_for(backend));
+    long before = proxy.rss_kib();
+    Client client(proxy.port());
+    client.send(get("/huge"));
+    std::this_thread::sleep_for(1500ms);  // long enough for 256 MiB to cross loopback many times over
+    long grown = proxy.rss_kib() - before;
+    CAPTURE(grown);
+    CHECK(grown < 16 * 1024 * kMemorySlack);  // the relay's high-water mark and socket buffers, not the body
+    CHECK(backend.open_connections() == 1);   // still writing: held back, not finished
+}
+
+TEST_CASE("a client that leaves in the middle of a relayed body frees the backend's connection") {
+    std::string body = pattern(256 << 20);
+    FakeBackend backend([&](const Seen&) { return ok(body); });
+    ServerProcess proxy(proxy_for(backend));
+    {
+        Client client(proxy.port());
+        client.send(get("/huge"));
+        std::this_thread::sleep_for(300ms);
+        client.reset();
+    }
+    for (int i = 0; i < 100 && backend.open_connections() > 0; ++i) std::this_thread::sleep_for(50ms);
+    CHECK(backend.open_connections() == 0);  // the proxy closed its side, so the backend's write failed
+    CHECK(proxy.alive());
+}
+
+}  // TEST_SUITE

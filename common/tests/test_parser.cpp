@@ -5,6 +5,7 @@
 // right before an unreadable page. All ways must agree, and no way may read past the end.
 #include "common/http_head.hpp"
 #include "common/http_parser.hpp"
+#include "guarded_memory.hpp"
 
 #include <doctest/doctest.h>
 
@@ -21,6 +22,8 @@
 
 using namespace one::http;
 using namespace std::string_literals;
+using one::test::describe;
+using one::test::GuardedMemory;
 
 namespace {
 
@@ -70,47 +73,6 @@ Outcome outcome(const ParseResult& r, const Request& req) {
     return o;
 }
 
-// The input, printable and short enough for a failure message.
-std::string describe(std::string_view input) {
-    std::string s;
-    for (char c : input.substr(0, 120)) {
-        if (c == '\r') s += "\\r";
-        else if (c == '\n') s += "\\n";
-        else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) s += "\\x" + std::to_string(static_cast<unsigned char>(c));
-        else s += c;
-    }
-    if (input.size() > 120) s += "... (" + std::to_string(input.size()) + " bytes)";
-    return s;
-}
-
-// Memory whose last byte sits right before a PROT_NONE page: reading one byte too far crashes.
-class GuardedMemory {
-public:
-    explicit GuardedMemory(size_t bytes) {
-        page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-        size_ = std::max<size_t>(1, (bytes + page_ - 1) / page_) * page_;
-        void* p = mmap(nullptr, size_ + page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        REQUIRE(p != MAP_FAILED);
-        base_ = static_cast<char*>(p);
-        REQUIRE(mprotect(base_ + size_, page_, PROT_NONE) == 0);
-    }
-    ~GuardedMemory() { munmap(base_, size_ + page_); }
-    GuardedMemory(const GuardedMemory&) = delete;
-    GuardedMemory& operator=(const GuardedMemory&) = delete;
-
-    char* end() { return base_ + size_; }
-    // Copies `bytes` so that they end exactly at the guard page.
-    std::span<char> place(std::string_view bytes) {
-        char* at = end() - bytes.size();
-        std::memcpy(at, bytes.data(), bytes.size());
-        return {at, bytes.size()};
-    }
-
-private:
-    char* base_ = nullptr;
-    size_t size_ = 0;  // readable bytes, a whole number of pages
-    size_t page_ = 0;
-};
 
 // Feeds `input` one byte at a time through `push(c)`, which appends c to its buffer and parses what
 // has arrived, with one parser. A single request must stay Incomplete until its last byte; an error,

@@ -77,11 +77,12 @@ server_stop() {
   lab stop "$SERVER_PID"
 }
 
-# has_peer nginx|node: true when the peer can be run here; prints why not otherwise.
+# has_peer nginx|node|haproxy: true when the peer can be run here; prints why not otherwise.
 has_peer() {
   case $1 in
     nginx) command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || { echo "   (nginx not installed: skipped; make deps installs it)"; return 1; } ;;
     node) command -v node >/dev/null || command -v nodejs >/dev/null || { echo "   (node not installed: skipped)"; return 1; } ;;
+    haproxy) command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || { echo "   (haproxy not installed: skipped; make deps installs it)"; return 1; } ;;
   esac
 }
 

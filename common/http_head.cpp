@@ -4,6 +4,7 @@
 // Given bytes that end before the blank line, it says so (incomplete) rather than guess.
 #include "http_head.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cctype>
 #include <cstring>
@@ -237,8 +238,26 @@ bool is_named(std::string_view name) {
     }
 }
 
+// What a Host value may hold: uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2): a reg-name's
+// unreserved, pct-encoded and sub-delims characters, ':' and an IP-literal's brackets. No space,
+// so "a, b" (two Host lines joined by a proxy) is refused. The shape is not checked further.
+constexpr std::array<bool, 256> make_host_table() {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (char c : std::string_view("-._~%!$&'()*+,;=:[]")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+}
+inline constexpr auto kHostChar = make_host_table();
+
+bool valid_host(std::string_view host) {
+    return std::all_of(host.begin(), host.end(), [](char c) { return kHostChar[static_cast<unsigned char>(c)]; });
+}
+
 struct FieldsSeen {
     int hosts = 0;
+    std::string_view host;   // the Host field's value
     bool has_length = false;
     uint64_t length = 0;
     bool has_transfer_encoding = false;
@@ -251,7 +270,10 @@ HeadResult note_field(const Header& h, FieldsSeen& seen, Request& out) {
     // Most headers are none of these four, and their length says so without comparing a byte.
     switch (h.name.size()) {
     case 4:
-        if (is_named<"host">(h.name) && ++seen.hosts == 1 && out.host.empty()) out.host = h.value;
+        if (is_named<"host">(h.name) && ++seen.hosts == 1) {
+            seen.host = h.value;
+            if (out.host.empty()) out.host = h.value;
+        }
         break;
     case 10:
         if (is_named<"connection">(h.name)) {
@@ -266,8 +288,6 @@ HeadResult note_field(const Header& h, FieldsSeen& seen, Request& out) {
         if (is_named<"transfer-encoding">(h.name)) {
             seen.has_transfer_encoding = true;
             add_transfer_codings(h.value, seen.codings);
-            // We understand exactly one coding, "chunked"; refused at the field that names another.
-            if (seen.codings.chunked != seen.codings.count) return refuse(501, "transfer coding not implemented");
         }
         break;
     }
@@ -278,10 +298,16 @@ HeadResult note_field(const Header& h, FieldsSeen& seen, Request& out) {
 HeadResult decide_framing(const FieldsSeen& seen, Request& out, Framing& framing, size_t max_body) {
     if (seen.hosts > 1) return refuse(400, "more than one Host header");
     if (seen.hosts == 0 && out.minor_version == 1) return refuse(400, "HTTP/1.1 request without Host");
+    if (seen.hosts == 1 && !valid_host(seen.host)) return refuse(400, "Host is not a host name and port");
     if (seen.has_transfer_encoding) {
         if (seen.has_length) return refuse(400, "both Content-Length and Transfer-Encoding");
         if (out.minor_version == 0) return refuse(400, "Transfer-Encoding in an HTTP/1.0 request");
+        // RFC 9112 §6.3: without chunked as the final coding, nobody can tell where the body ends.
+        if (!seen.codings.last_is_chunked) return refuse(400, "chunked is not the final transfer coding");
         if (seen.codings.chunked != 1) return refuse(400, "chunked must be given exactly once");
+        // We understand exactly one coding (§6.1: 501 for one we do not): "gzip, chunked" is framed
+        // well, but its body could not be decoded.
+        if (seen.codings.count != 1) return refuse(501, "transfer coding not implemented");
         framing.chunked = true;
     } else if (seen.has_length) {
         if (seen.length > max_body) return refuse(413, "body larger than the limit");

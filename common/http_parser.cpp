@@ -51,6 +51,62 @@ bool has_control_byte(std::string_view s) {
     });
 }
 
+// A CR in buf[from, to) that does not start a CRLF. RFC 9112 §2.2 refuses it anywhere in a head,
+// so once one is seen the answer is 400 whatever follows; a CR at the very end of what has
+// arrived cannot be judged until the next byte does.
+bool has_bare_cr(std::span<const char> buf, size_t from, size_t to) {
+    for (size_t at = from; at < to; ++at) {
+        const void* hit = std::memchr(buf.data() + at, '\r', to - at);
+        if (!hit) return false;
+        at = static_cast<size_t>(static_cast<const char*>(hit) - buf.data());
+        if (at + 1 < buf.size() && buf[at + 1] != '\n') return true;
+    }
+    return false;
+}
+
+bool skip_bws(std::string_view line, size_t& at) {
+    while (at < line.size() && (line[at] == ' ' || line[at] == '\t')) ++at;
+    return at < line.size();
+}
+
+// token, at `at`; false if there is none.
+bool take_token(std::string_view line, size_t& at) {
+    size_t from = at;
+    while (at < line.size() && kToken[static_cast<unsigned char>(line[at])]) ++at;
+    return at > from;
+}
+
+// quoted-string (RFC 9110 §5.6.4), at the opening quote; false if it is not one.
+bool take_quoted(std::string_view line, size_t& at) {
+    for (++at; at < line.size(); ++at) {
+        if (line[at] == '"') { ++at; return true; }
+        if (line[at] == '\\' && ++at == line.size()) return false;
+        if (!kFieldValue[static_cast<unsigned char>(line[at])]) return false;  // qdtext and quoted-pair alike
+    }
+    return false;
+}
+
+// chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ) (RFC 9112 §7.1.1).
+// Extensions are ignored, but their syntax is checked: a parser that reads a quote where another
+// does not would disagree with it on where the line ends. Whitespace is allowed only before a
+// ';' or an '=', so "5 " is refused.
+bool valid_chunk_ext(std::string_view line, size_t at) {
+    while (at < line.size()) {
+        if (!skip_bws(line, at) || line[at] != ';') return false;
+        ++at;
+        if (!skip_bws(line, at) || !take_token(line, at)) return false;
+        size_t after_name = at;
+        if (skip_bws(line, at) && line[at] == '=') {
+            ++at;
+            if (!skip_bws(line, at)) return false;
+            if (!(line[at] == '"' ? take_quoted(line, at) : take_token(line, at))) return false;
+        } else {
+            at = after_name;  // the whitespace belongs before the next ';', or is trailing junk
+        }
+    }
+    return true;
+}
+
 // chunk-size [ chunk-ext ], the line before each chunk. Returns false when it is malformed.
 bool parse_chunk_size(std::string_view line, uint64_t& size) {
     size_t digits = 0;
@@ -62,11 +118,7 @@ bool parse_chunk_size(std::string_view line, uint64_t& size) {
         if (digits == 15) return false;  // 15 hex digits already exceed any body we accept; refuse before overflow
         size = size * 16 + static_cast<uint64_t>(v);
     }
-    if (digits == 0) return false;
-    std::string_view rest = line.substr(digits);
-    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
-    // Extensions (";name=value") are allowed and ignored; anything else after the size is not.
-    return rest.empty() || (rest.front() == ';' && !has_control_byte(rest));
+    return digits > 0 && valid_chunk_ext(line, digits);
 }
 
 }  // namespace
@@ -88,7 +140,14 @@ ParseResult RequestParser::scan_head(std::span<char> buf, Request& out) {
         // Most requests arrive whole in one read. On the first look, parse in one pass; only if
         // that finds no blank line (or a fault) fall back to searching, which never rescans.
         if (scanned_ <= start_ && start_ < buf.size() && parse_whole_head(buf, out)) return {ParseStatus::Complete};
-        size_t lf = find_lf(buf, std::max(scanned_, start_));
+        size_t from = std::max(scanned_, start_);
+        size_t lf = find_lf(buf, from);
+        // A bare CR is refused without waiting for a LF that a client ending its lines with CR alone
+        // never sends (from - 1: a CR that ended the last read), and before the length is judged.
+        // Only within the first 8 KiB + 1: any CR there is seen, with the byte after it, before the
+        // length limit can be, so the answer does not depend on how the bytes were cut.
+        size_t line_to = std::min(lf == std::string_view::npos ? buf.size() : lf, start_ + kMaxRequestLine + 1);
+        if (has_bare_cr(buf, from > start_ ? from - 1 : from, line_to)) return fail(400, "bare CR in the request line");
         if (lf == std::string_view::npos) {
             scanned_ = buf.size();
             if (buf.size() - start_ > kMaxRequestLine + 1) return fail(414, "request line longer than 8 KiB");
@@ -159,6 +218,10 @@ ParseResult RequestParser::scan_chunked(std::span<char> buf) {
             // how the bytes were cut into reads.
             if (phase_ == Phase::ChunkSize && lf - raw_ > kMaxChunkLine) return fail(400, "chunk-size line too long");
             if (phase_ == Phase::Trailers && lf + 1 - line_start_ > kMaxHeaderBytes) return fail(431, "trailers larger than 16 KiB");
+            // RFC 9112 §7.1: chunked framing ends its lines with CRLF. A bare LF is tolerated in
+            // the head and trailer fields (§2.2), never here: a front door that read it as a line end
+            // before a backend that does not would disagree with it on where the body ends.
+            if (phase_ == Phase::ChunkSize && (lf == raw_ || buf[lf - 1] != '\r')) return fail(400, "chunk-size line not ended by CRLF");
             std::string_view line = line_at(buf, raw_, lf);
             raw_ = lf + 1;
             if (phase_ == Phase::Trailers) {
@@ -181,7 +244,6 @@ ParseResult RequestParser::scan_chunked(std::span<char> buf) {
             phase_ = Phase::ChunkDataEnd;
         }
         if (phase_ == Phase::ChunkDataEnd) {  // the CRLF after the data
-            if (raw_ < buf.size() && buf[raw_] == '\n') { raw_ += 1; phase_ = Phase::ChunkSize; continue; }
             if (raw_ + 1 < buf.size() && buf[raw_] == '\r' && buf[raw_ + 1] == '\n') { raw_ += 2; phase_ = Phase::ChunkSize; continue; }
             if (raw_ >= buf.size() || (raw_ + 1 == buf.size() && buf[raw_] == '\r')) return {};
             return fail(400, "chunk data not followed by CRLF");

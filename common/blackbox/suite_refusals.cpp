@@ -35,7 +35,10 @@ std::vector<Refusal> refusals() {
         {"request line over 8 KiB", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n", 414},
         {"header section over 16 KiB", ok_line + "X-Big: " + std::string(17000, 'b') + "\r\n\r\n", 431},
         {"101 headers", ok_line + many_headers + "\r\n", 431},
-        {"unknown transfer coding", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+        {"unknown transfer coding before chunked", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+        {"chunked not the final coding", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+        {"chunk line ended by a bare LF", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400},
+        {"a Host that is not a host", "GET / HTTP/1.1\r\nHost: a, b\r\n\r\n", 400},
         {"HTTP/2.0 in an HTTP/1 request line", "GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505},
     };
 }

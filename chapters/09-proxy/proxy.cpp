@@ -176,9 +176,12 @@ void Proxy::attach(Exchange& x, Link& link) {
     }
 }
 
+// A pooled connection is watched for readable in the pool, while its request is written (at
+// once, almost always) and while the response is awaited: the poller is told only when that changes.
 void Proxy::watch(Link& link, Interest interest) {
-    if (!server_->watch_other(link.fd.get(), link.generation, interest, link))
-        log_line("proxy: cannot watch backend connection fd " + std::to_string(link.fd.get()));
+    if (link.watched == interest) return;
+    if (server_->watch_other(link.fd.get(), link.generation, interest, link)) link.watched = interest;
+    else log_line("proxy: cannot watch backend connection fd " + std::to_string(link.fd.get()));
 }
 
 void Link::on_ready(const Fired&) { proxy.on_link_ready(*this); }

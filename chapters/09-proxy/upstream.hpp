@@ -35,6 +35,7 @@ struct Link final : Watched {
     uint32_t generation = 0;     // given by the loop (watch_other), like a client connection's
     bool connecting = false;     // connect() is under way: writable means it has finished
     bool reused = false;         // it has carried an exchange before: the backend may have closed it since
+    std::optional<Interest> watched;  // what the poller was last told: unchanged interest costs no epoll_ctl
     Exchange* exchange = nullptr;  // null while idle in the pool
     DeadlineHook timer;          // connect, response, or idle-in-pool deadline
 

@@ -146,8 +146,21 @@ void discard(Connection& c, LoopShared& s) {
 
 }  // namespace
 
+// Chapters 08 and 09: while its answer is made elsewhere, a connection stays watched for readable
+// (interest_of), so that a client waiting for it, as nearly all do, costs no epoll_ctl to stop
+// watching and another to start again. If the client does send (the next pipelined request, or the
+// end of its stream), one read keeps it for later, and the watch stops until the answer is out.
+void read_ahead(Connection& c) {
+    IoResult r = read_some(c.fd.get(), c.in.writable(kConnectionReadSize));
+    if (r.would_block()) return;
+    if (!r.ok()) c.waiting = Waiting::Nothing;  // reset: the answer, when it comes, is dropped
+    else if (r.n == 0) c.peer_done = true;
+    else c.in.commit(static_cast<size_t>(r.n));
+}
+
 void on_readable(Connection& c, LoopShared& s) {
     if (c.waiting == Waiting::Linger) return discard(c, s);
+    if (c.waiting == Waiting::Job && c.answer_pending) return read_ahead(c);
     if (c.waiting != Waiting::Request) return;  // an edge-triggered report while we wait to write
     c.more_to_read = false;
     for (int reads = 0; c.waiting == Waiting::Request; ++reads) {
@@ -240,7 +253,7 @@ Interest interest_of(const Connection& c) {
     case Waiting::Request:
     case Waiting::Linger: return {true, false};
     case Waiting::Writable: return {false, true};
-    case Waiting::Job:
+    case Waiting::Job: return {c.answer_pending && !c.warming && !c.stream && c.in.empty() && !c.peer_done, false};  // read_ahead
     case Waiting::Nothing: break;
     }
     return {};

@@ -26,7 +26,7 @@ namespace one {
 enum class Waiting : uint8_t {
     Request,   // for bytes of a request: watch for readable
     Writable,  // for room in the socket's send buffer: watch for writable, stop reading
-    Job,       // for work handed to chapter 08's pool (or 09's backends): watch for nothing; its result wakes the loop
+    Job,       // for work handed to chapter 08's pool (or 09's backends): its result wakes the loop (see read_ahead)
     Linger,    // after an error response: for the client to stop sending, so closing sends no reset
     Nothing,   // done: close it
 };

@@ -90,6 +90,22 @@ TEST_CASE("a slow request holds up no other client, and the requests pipelined b
     CHECK(slow.read_reply().body == "Hello, World!");
 }
 
+TEST_CASE("what a client sends while its answer is made is kept, and answered after it, in order") {
+    // The loop keeps watching a waiting connection (no epoll_ctl to stop and start again); what
+    // arrives meanwhile, a request or the end of the client's stream, must wait its turn.
+    ServerProcess server({{"--workers", "1"}});
+    Client client(server.port());
+    REQUIRE(client.send(get("/sleep?ms=400")));
+    std::this_thread::sleep_for(100ms);  // the job is running when the next requests come
+    REQUIRE(client.send(get("/hello") + get("/sleep?ms=10")));
+    std::this_thread::sleep_for(50ms);
+    client.shutdown_write();  // and then the client says it has nothing more to send
+    CHECK(client.read_reply().body == "slept 400 ms\n");
+    CHECK(client.read_reply().body == "Hello, World!");
+    CHECK(client.read_reply().body == "slept 10 ms\n");
+    CHECK(client.closed_by_server());  // every answer out, and the client done: closed
+}
+
 TEST_CASE("an answer whose client left is dropped, even when a new client has the same descriptor") {
     ServerProcess server({{"--workers", "1"}});
     long baseline = server.steady_fds();

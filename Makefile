@@ -31,6 +31,13 @@ else
 BUILD := build/sanitize-$(subst $(comma),-,$(SANITIZE))
 CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
+ifneq ($(findstring undefined,$(SANITIZE)),)
+# UBSan's vptr check tests that a vtable is readable with a pipe() the first time it meets a type.
+# Out of descriptors, as the EMFILE tests make a server, the pipe fails and a live object is
+# reported as having an invalid vptr. ASan still checks every such call for freed memory.
+CXXFLAGS += -fno-sanitize=vptr
+LDFLAGS += -fno-sanitize=vptr
+endif
 endif
 
 CHAPTERS := $(notdir $(wildcard chapters/[0-9][0-9]-*))

@@ -87,7 +87,8 @@ std::optional<http::Response> Proxy::answer_later(int fd, uint32_t generation, c
     x.head_request = request.method == "HEAD";
     x.parser = http::ResponseParser(x.head_request);
     x.group = &backends_.group_for(request.path);
-    std::string_view fallback_host = x.group->members.empty() ? "" : x.group->members[0]->name;
+    // Both arms string_view: with "" against a std::string, ?: would make a temporary string to view.
+    std::string_view fallback_host = x.group->members.empty() ? std::string_view() : std::string_view(x.group->members[0]->name);
     append_upstream_request(request, client_address(fd, generation), fallback_host, options_.keepalive > 0, x.wire);
     ++counters_.requests;
     exchanges_.emplace(&x, std::move(owned));

@@ -9,6 +9,7 @@ namespace one {
 namespace {
 
 constexpr size_t kConnectionReadSize = 4096;  // reads into a connection's own buffer (rare: a partial request)
+constexpr size_t kHandOverWhole = 64 * 1024;   // unsent output longer than this moves to the connection as it is
 
 // The answer to s.request, whose bytes are `raw`. Chapter 08 hands what would make the loop wait
 // to its pool instead, chapter 09 every request to its backends: then nothing, and the answer
@@ -95,8 +96,13 @@ size_t answer_and_write(Connection& c, LoopShared& s, std::span<char> bytes) {
             return bytes.size();
         }
         if (result == Sent::Partly || result == Sent::Cold) {  // keep the rest; stop reading until it is gone
-            c.out.assign(sink, sent);
-            c.out_sent = 0;
+            if (sink.size() - sent > kHandOverWhole) {
+                c.out.swap(sink);  // a long answer (chapter 09's buffered ones): handed over, not copied
+                c.out_sent = sent;
+            } else {
+                c.out.assign(sink, sent);  // the scratch keeps its memory; the connection takes only what it needs
+                c.out_sent = 0;
+            }
             if (result == Sent::Cold) warm_file(c, s);
             return used;
         }

@@ -311,7 +311,10 @@ bool Proxy::take_head(Exchange& x, size_t consumed) {
         complete(x);
         return false;
     }
-    if (x.parser.framing() == http::BodyFraming::Length && x.parser.content_length() > options_.buffer) start_relay(x);
+    if (x.parser.framing() == http::BodyFraming::Length) {
+        if (x.parser.content_length() > options_.buffer) start_relay(x);
+        else x.body.reserve(x.parser.content_length());  // held whole: one allocation, not a doubling series
+    }
     return true;
 }
 

@@ -2,8 +2,10 @@
 
 Read from /proc/net/tcp, which lists every TCP socket of this machine with its state and its
 queues, so the same count works for every proxy, ours or a peer's, without asking it anything:
-  held         a backend connection whose send queue is not empty: the backend has written part of
-               a response that the proxy is not reading yet (it waits for a slow client)
+  held         a backend connection with bytes of a response the proxy has not taken: in the
+               backend's send queue, or in the proxy's receive queue of the same connection
+               (loopback lists both ends). Either way the proxy is not reading: it waits for a
+               slow client. The receive side matters: the kernel may take a whole response there.
   established  every connection to the backends: busy and idle (a keep-alive pool) alike
 """
 import json
@@ -12,8 +14,8 @@ import time
 
 
 def sockets(ports):
-    """(established, held) connections whose local port is one of `ports` (the backends' side)."""
-    established = held = 0
+    """(established, held) connections to a backend whose port is one of `ports`."""
+    waiting = {}  # (backend end, proxy end): bytes not taken on either side
     for path in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = open(path).read().splitlines()[1:]
@@ -21,12 +23,17 @@ def sockets(ports):
             continue
         for line in lines:
             fields = line.split()
-            port = int(fields[1].rsplit(":", 1)[1], 16)
-            if port not in ports or fields[3] != "01":  # 01: ESTABLISHED
+            if fields[3] != "01":  # 01: ESTABLISHED
                 continue
-            established += 1
-            held += int(fields[4].split(":")[0], 16) > 0  # tx_queue
-    return established, held
+            local, remote = fields[1], fields[2]
+            tx, rx = (int(q, 16) for q in fields[4].split(":"))
+            if int(local.rsplit(":", 1)[1], 16) in ports:  # the backend's end: what it could not send yet
+                key = (local, remote)
+                waiting[key] = waiting.get(key, 0) + tx
+            elif int(remote.rsplit(":", 1)[1], 16) in ports:  # the proxy's end: what it has not read
+                key = (remote, local)
+                waiting[key] = waiting.get(key, 0) + rx
+    return len(waiting), sum(1 for queued in waiting.values() if queued > 0)
 
 
 def sample(ports, seconds, interval=0.2):

@@ -26,7 +26,10 @@ for path in sys.argv[1:]:
         expect(lat["p50"] > 0 and lat["p99"] >= lat["p50"] and lat["max"] >= lat["p99"], f"{label}: percentiles out of order {lat}")
         expect(sv["cpu_s"] >= 0 and (sv["cpu_us_per_request"] is None or sv["cpu_us_per_request"] >= 0), f"{label}: CPU not sampled")
         expect(sv["rss_kib"] > 0 and sv["threads"] >= 1, f"{label}: memory or threads not sampled")
-        expect(sv["syscall_method"] == "none" or sv["syscalls_per_request"] is not None,
+        # A row whose requests last longer than the count window (09's slow readers of 16 MiB) may
+        # finish none inside it: then the table says so, which is an answer, not a broken counter.
+        no_requests_to_count = "no requests in the count window" in (sv.get("syscall_note") or "")
+        expect(sv["syscall_method"] == "none" or sv["syscalls_per_request"] is not None or no_requests_to_count,
                f"{label}: syscalls counted with {sv['syscall_method']} but no total")
         # No lab pipelines requests: each costs the server at least a read and a write. Fewer
         # syscalls than requests would mean the count and the requests came from different windows.

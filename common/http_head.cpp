@@ -241,15 +241,7 @@ bool is_named(std::string_view name) {
 // What a Host value may hold: uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2): a reg-name's
 // unreserved, pct-encoded and sub-delims characters, ':' and an IP-literal's brackets. No space,
 // so "a, b" (two Host lines joined by a proxy) is refused. The shape is not checked further.
-constexpr std::array<bool, 256> make_host_table() {
-    std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c) t[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-    for (char c : std::string_view("-._~%!$&'()*+,;=:[]")) t[static_cast<unsigned char>(c)] = true;
-    return t;
-}
-inline constexpr auto kHostChar = make_host_table();
+inline constexpr auto kHostChar = alnum_and("-._~%!$&'()*+,;=:[]");
 
 bool valid_host(std::string_view host) {
     return std::all_of(host.begin(), host.end(), [](char c) { return kHostChar[static_cast<unsigned char>(c)]; });

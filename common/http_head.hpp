@@ -6,16 +6,18 @@
 
 namespace one::http {
 
-// tchar from RFC 9110 §5.6.2: what a method or a header name may contain.
-constexpr std::array<bool, 256> make_token_table() {
+// A byte table: letters, digits, and the characters of `others`.
+constexpr std::array<bool, 256> alnum_and(std::string_view others) {
     std::array<bool, 256> t{};
     for (int c = '0'; c <= '9'; ++c) t[c] = true;
     for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
     for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+    for (char c : others) t[static_cast<unsigned char>(c)] = true;
     return t;
 }
-inline constexpr auto kToken = make_token_table();
+
+// tchar from RFC 9110 §5.6.2: what a method or a header name may contain.
+inline constexpr auto kToken = alnum_and("!#$%&'*+-.^_`|~");
 
 // What a field value (or a reason phrase) may hold: visible ASCII, space, tab, and obs-text (bytes
 // >= 0x80). NUL, CR, LF and the other control bytes may not: they are how requests get smuggled.

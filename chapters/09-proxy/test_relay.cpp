@@ -51,6 +51,26 @@ TEST_CASE("a response longer than --buffer with a Content-Length arrives whole, 
     CHECK(backend.connections() == 1);
 }
 
+TEST_CASE("a long response within --buffer is held whole and handed over in one piece, in order, HEAD without it") {
+    std::string body = pattern(600 << 10);  // over the 64 KiB above which a held body goes as one piece
+    FakeBackend backend([&](const Seen& seen) {
+        return seen.head.rfind("HEAD", 0) == 0 ? "HTTP/1.1 200 OK\r\nContent-Length: 614400\r\n\r\n" : ok(body);
+    });
+    ServerProcess proxy(proxy_for(backend, "1048576"));
+    Client client(proxy.port(), 20000);
+    client.send(get("/big") + get("/big") + request("HEAD", "/big"));  // pipelined: answered in order
+    for (int i = 0; i < 2; ++i) {
+        Reply reply = client.read_reply();
+        CHECK(reply.header("Content-Length") == std::to_string(body.size()));
+        CHECK(reply.body == body);
+    }
+    Reply head = client.read_reply(true);
+    CHECK(head.status == 200);
+    CHECK(head.body.empty());
+    client.send(get("/big"));  // and the connection carries on
+    CHECK(client.read_reply().body == body);
+}
+
 TEST_CASE("a chunked response longer than --buffer reaches an HTTP/1.1 client chunked, an HTTP/1.0 one until close") {
     std::string body = pattern(1 << 20);
     FakeBackend backend([&](const Seen&) { return chunked(body, 10000); });

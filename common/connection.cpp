@@ -42,35 +42,6 @@ void answer_expect_continue(Connection& c, const http::Request& request, std::st
     c.continue_sent = true;
 }
 
-// Answers the complete requests at the front of `bytes` into `sink`, stopping at the output
-// high-water mark, at a response that closes the connection, at one whose body is a file (its head
-// is the last thing in `sink`), or at one answered off the loop: the responses after those wait
-// until the file is sent or the answer has come, so that they stay in order. Returns the bytes used.
-size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std::string& sink) {
-    size_t used = 0;
-    while (sink.size() < kOutputHighWater && !c.close_after_write && !c.file && !c.stream && !c.answer_pending) {
-        bool head_was_done = c.parser.head_done();
-        http::ParseResult r = c.parser.parse(bytes.subspan(used), s.request);
-        if (r.incomplete()) {
-            if (!head_was_done && c.parser.head_done()) answer_expect_continue(c, s.request, sink);
-            break;
-        }
-        if (r.error()) {
-            http::append_response(http::error_response(r.http_status, r.why), sink);
-            c.close_after_write = c.linger_after_write = true;
-            return bytes.size();  // after a refused request nothing that follows can be trusted
-        }
-        std::optional<http::Response> response = answer_now(c, s, bytes.subspan(used, r.consumed));
-        used += r.consumed;
-        c.parser.reset();
-        c.continue_sent = false;
-        if (response) queue_response(c, s, *response, sink);
-        else c.answer_pending = true;
-    }
-    if (c.close_after_write && used < bytes.size()) c.linger_after_write = true;  // unread bytes follow
-    return used;
-}
-
 // Chapter 08: the file's next stretch is not in the page cache. The pool reads it, and sending goes
 // on once it has. With the pool's queue full, the loop sends it anyway and waits for the disk this
 // once, as chapter 07 always does: slower for everyone for a moment, but nobody is dropped.
@@ -151,6 +122,31 @@ void discard(Connection& c, LoopShared& s) {
 }
 
 }  // namespace
+
+size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std::string& sink) {
+    size_t used = 0;
+    while (sink.size() < kOutputHighWater && !c.close_after_write && !c.file && !c.stream && !c.answer_pending) {
+        bool head_was_done = c.parser.head_done();
+        http::ParseResult r = c.parser.parse(bytes.subspan(used), s.request);
+        if (r.incomplete()) {
+            if (!head_was_done && c.parser.head_done()) answer_expect_continue(c, s.request, sink);
+            break;
+        }
+        if (r.error()) {
+            http::append_response(http::error_response(r.http_status, r.why), sink);
+            c.close_after_write = c.linger_after_write = true;
+            return bytes.size();  // after a refused request nothing that follows can be trusted
+        }
+        std::optional<http::Response> response = answer_now(c, s, bytes.subspan(used, r.consumed));
+        used += r.consumed;
+        c.parser.reset();
+        c.continue_sent = false;
+        if (response) queue_response(c, s, *response, sink);
+        else c.answer_pending = true;
+    }
+    if (c.close_after_write && used < bytes.size()) c.linger_after_write = true;  // unread bytes follow
+    return used;
+}
 
 // Chapters 08 and 09: while its answer is made elsewhere, a connection stays watched for readable
 // (interest_of), so that a client waiting for it, as nearly all do, costs no epoll_ctl to stop

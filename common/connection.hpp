@@ -78,6 +78,12 @@ void on_writable(Connection& c, LoopShared& shared);
 // Chapter 08: the job handed off for this connection is done: send `answer` (or, after a file's
 // stretch was warmed, nothing new) and go on serving. Chapter 09: or its stream has more to send.
 void on_job_done(Connection& c, LoopShared& shared, std::optional<http::Response> answer);
+// Answers the complete requests at the front of `bytes` into `sink`, stopping at the output
+// high-water mark, at a response that closes the connection, at one whose body is a file (its head
+// is the last thing in `sink`), or at one answered off the loop: the responses after those wait
+// until the file is sent or the answer has come, so that they stay in order. Returns the bytes
+// used. The other calls here use it; chapter 10's ring, which does its own I/O, uses it alone.
+size_t answer_requests(Connection& c, LoopShared& shared, std::span<char> bytes, std::string& sink);
 // What the poller should watch for, given what the connection is waiting for.
 Interest interest_of(const Connection& c);
 

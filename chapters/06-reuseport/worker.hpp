@@ -60,22 +60,30 @@ inline void add_worker_options(CLI::App& cli, WorkerOptions& o) {
     cli.add_flag("--exclusive", o.exclusive, "with --shared-listener: EPOLLEXCLUSIVE, wake one worker per connection")->needs(shared);
 }
 
-// One worker: chapter 05's loop on this worker's listener, answering with `app`, until SIGTERM
-// asks it to stop. Then it stops accepting and lets its connections finish, for up to --grace
-// seconds. `before_run`, if given, gets the loop before it starts (chapter 08 hands it a thread pool).
-inline void run_worker(int slot, Fd listener, const App& app, const ServerOptions& options, const EventOptions& events,
-                       const WorkerOptions& workers, const std::function<void(EventServer&)>& before_run = {}) {
+// What every worker does with its loop, whatever the loop is (chapter 05's epoll loop here,
+// chapter 10's ring): serve until SIGTERM asks it to stop, then stop accepting and let its
+// connections finish, for up to --grace seconds. `Loop` has make_waker, stop_gracefully, run and
+// counters, as EventServer does.
+template <class Loop>
+void work_until_stopped(int slot, Loop& loop, const WorkerOptions& workers) {
     std::signal(SIGINT, SIG_IGN);  // Ctrl-C reaches the whole process group; the master decides
-    EpollPoller poller(false, workers.exclusive ? listener.get() : -1);
-    EventServer server(std::move(listener), poller, app, options, events);
     auto grace = std::chrono::seconds(workers.grace_seconds);
-    g_stop_waker = server.make_waker([&server, grace] { server.stop_gracefully(grace); });
+    g_stop_waker = loop.make_waker([&loop, grace] { loop.stop_gracefully(grace); });
     std::signal(SIGTERM, ask_to_stop);
-    if (before_run) before_run(server);
-    server.run();
-    const auto& c = server.counters();
+    loop.run();
+    const auto& c = loop.counters();
     log_line("worker " + std::to_string(slot) + " (pid " + std::to_string(getpid()) + ") done: accepted " +
              std::to_string(c.accepted) + ", empty wake-ups " + std::to_string(c.empty_wakeups));
+}
+
+// One worker: chapter 05's loop on this worker's listener, answering with `app`. `before_run`,
+// if given, gets the loop before it starts (chapter 08 hands it a thread pool).
+inline void run_worker(int slot, Fd listener, const App& app, const ServerOptions& options, const EventOptions& events,
+                       const WorkerOptions& workers, const std::function<void(EventServer&)>& before_run = {}) {
+    EpollPoller poller(false, workers.exclusive ? listener.get() : -1);
+    EventServer server(std::move(listener), poller, app, options, events);
+    if (before_run) before_run(server);
+    work_until_stopped(slot, server, workers);
 }
 
 }  // namespace one

@@ -68,6 +68,9 @@ $(SERVERS): $(BUILD)/bin/%: $$(call obj,$$(filter-out $$(wildcard chapters/$$*/t
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+# Chapters whose new idea is a library of the kernel's interface: chapter 10's io_uring.
+$(BUILD)/bin/10-io-uring: LDLIBS += -luring
+
 HARNESS_SRC := common/blackbox/harness.cpp common/blackbox/main.cpp
 $(BUILD)/bin/blackbox: $(call obj,$(wildcard common/blackbox/*.cpp)) $(LIB)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,472 @@
+// ring_server: accept, receive, answer, send, time out and close, all as completions of one ring.
+#include "ring_server.hpp"
+
+#include "common/refuse.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+namespace one::uring {
+namespace {
+
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr int kReservedFds = 16;  // for the listener, the ring, logs: not for clients
+constexpr size_t kFileBlock = 64 * 1024;  // a file goes out this much at a time: read it, then send it
+// While a send is in flight, what the client sends meanwhile waits in its buffer; beyond this
+// much the receive is cancelled, so a client that sends and never reads cannot make us hold more.
+constexpr size_t kInputWhileSending = 64 * 1024;
+constexpr size_t kSpareOutputs = 64;  // emptied output buffers kept for the next answers: no malloc per response
+constexpr size_t kSpareLargest = 1 << 20;  // ...unless one grew beyond this: then it is freed
+
+}  // namespace
+
+// One client. Its operations in the kernel point into it (the bytes a send is sending, a file
+// block being read), so it is freed only once the kernel has returned every one: in_flight == 0.
+struct RingServer::Client {
+    Connection c;                 // the request cycle, as in every chapter: parser, unparsed bytes, answers
+    int in_flight = 0;            // operations the kernel holds for this client
+    bool receive_armed = false;   // a multishot receive is armed (until a completion without F_MORE)
+    bool receive_cancelled = false;  // ...and we asked the kernel to end it
+    bool armed_before = false;
+    bool sending = false;         // a send or a file read is in flight: c.out must not move
+    bool closing = false;         // waiting for the kernel to return its operations, then closed
+};
+
+void add_ring_options(CLI::App& cli, RingOptions& o) {
+    auto power_of_two = [](const std::string& text) {
+        unsigned long n = std::stoul(text);  // CLI::Range, checked first, has made sure it is a number
+        return n && (n & (n - 1)) == 0 ? std::string() : std::string("must be a power of two");
+    };
+    cli.add_option("--ring-entries", o.entries, "submission queue slots of each worker's ring")
+        ->capture_default_str()
+        ->check(CLI::Range(8u, 32768u));
+    cli.add_option("--ring-buffers", o.buffers, "provided receive buffers, shared by all connections (a power of two)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 32768u))
+        ->check(power_of_two);
+    cli.add_option("--ring-buffer-size", o.buffer_size, "bytes in each receive buffer")
+        ->capture_default_str()
+        ->check(CLI::Range(64u, 1u << 20));
+}
+
+RingServer::RingServer(Fd listener, Ring& ring, const App& app, const ServerOptions& options, const EventOptions& events,
+                       const RingOptions& rings)
+    : ring_(ring),
+      buffers_(ring, 0, rings.buffers, rings.buffer_size),
+      listener_(std::move(listener)),
+      shared_{app, options.max_body, false, false, {}, {}, {}, {}},
+      max_body_(options.max_body),
+      idle_(std::chrono::milliseconds(options.idle_timeout_ms)),
+      header_(std::chrono::milliseconds(events.header_timeout_ms)),
+      linger_(kLingerTime) {
+    long fd_limit = raise_fd_limit();
+    long room = std::max<long>(1, fd_limit - kReservedFds);
+    max_connections_ = static_cast<size_t>(events.max_connections > 0 ? events.max_connections : room);
+    set_nonblocking(listener_.get());  // for the clients taken by hand when stopping
+    turn_started_ = Clock::now();
+    log_line("fd limit " + std::to_string(fd_limit) + "; at most " + std::to_string(max_connections_) + " connections");
+}
+
+RingServer::~RingServer() = default;
+
+uint64_t RingServer::tag(Op op, int fd, uint32_t generation) {
+    return (uint64_t{static_cast<uint8_t>(op)} << 56) | (uint64_t{static_cast<uint32_t>(fd) & 0xffffff} << 32) | generation;
+}
+
+io_uring_sqe* RingServer::queue(Op op, int fd, uint32_t generation) {
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_sqe_set_data64(sqe, tag(op, fd, generation));
+    return sqe;
+}
+
+RingServer::Client* RingServer::find(int fd, uint32_t generation) {
+    Client* k = static_cast<size_t>(fd) < by_fd_.size() ? by_fd_[fd].get() : nullptr;
+    return k && k->c.generation == generation ? k : nullptr;
+}
+
+void RingServer::run() {
+    arm_accept();
+    while (!(stopping_ && (count_ == 0 || Clock::now() >= give_up_at_))) run_once();
+    if (count_ > 0) {
+        log_line("the stop's deadline has passed: closing " + std::to_string(count_) + " connections still open");
+        for (auto& k : by_fd_)
+            if (k) close_client(*k);
+        while (count_ > 0) run_once();  // the kernel returns their operations (cancelled) at once
+    }
+    log_line("ring: " + std::to_string(counters_.rearmed) + " multishot receives armed again, " +
+             std::to_string(counters_.out_of_buffers) + " of them after the buffers ran out (ENOBUFS)");
+}
+
+void RingServer::run_once() {
+    // The operations queued since the last turn go to the kernel in the same call that waits.
+    // prep_* only fill the queue's memory: this is the turn's one system call.
+    ring_.submit_and_wait(next_timeout_ms(Clock::now()));
+    turn_started_ = Clock::now();
+    ring_.drain([this](const io_uring_cqe& cqe) { on_completion(cqe); });
+    expire_deadlines(Clock::now());
+}
+
+void RingServer::on_completion(const io_uring_cqe& cqe) {
+    uint64_t data = io_uring_cqe_get_data64(&cqe);
+    auto op = static_cast<Op>(data >> 56);
+    int fd = static_cast<int>((data >> 32) & 0xffffff);
+    auto generation = static_cast<uint32_t>(data);
+    switch (op) {
+    case Op::Accept: return on_accept(cqe);
+    case Op::AcceptPause:
+        accept_paused_ = false;
+        if (!stopping_ && !accept_armed_) arm_accept();
+        return;
+    case Op::Waker:
+        for (auto& w : wakers_)
+            if (w->fd.get() == fd && cqe.res != -ECANCELED) {
+                io_uring_prep_read(queue(Op::Waker, fd, 0), fd, &w->count, sizeof w->count, 0);  // for the next one
+                w->on_wake();
+            }
+        return;
+    case Op::Cancel: return;  // its result is in the completions of what it cancelled
+    default: break;
+    }
+    Client* k = find(fd, generation);
+    if (!k) return;  // cannot happen: a client lives until the kernel has returned its every operation
+    bool ended = !(cqe.flags & IORING_CQE_F_MORE);
+    if (op == Op::Receive) {
+        if (ended) {
+            --k->in_flight;
+            k->receive_armed = false;
+        }
+        on_receive(*k, cqe);
+    } else {
+        --k->in_flight;
+        k->sending = false;
+        if (op == Op::Send) on_sent(*k, cqe.res);
+        else on_file_read(*k, cqe.res);
+    }
+    // The handler may have closed and freed the client (nothing in flight); look it up again.
+    if ((k = find(fd, generation)) && k->closing && k->in_flight == 0) forget(*k);
+}
+
+// ---- accepting --------------------------------------------------------------------------------
+
+// One multishot accept: armed once, it completes once per client, until an error ends it.
+void RingServer::arm_accept() {
+    io_uring_prep_multishot_accept(queue(Op::Accept, listener_.get(), 0), listener_.get(), nullptr, nullptr,
+                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+    accept_armed_ = true;
+}
+
+void RingServer::on_accept(const io_uring_cqe& cqe) {
+    if (!(cqe.flags & IORING_CQE_F_MORE)) accept_armed_ = false;
+    if (cqe.res >= 0) {
+        Fd client(cqe.res);
+        out_of_fds_.success();
+        ++counters_.accepted;
+        if (count_ >= max_connections_) {
+            at_capacity_.failure(std::to_string(count_) + " open");
+            refuse_busy(std::move(client), "the server is at its connection limit");
+        } else {
+            at_capacity_.success();
+            add_client(std::move(client));
+        }
+    } else if (cqe.res == -ECANCELED) {
+        if (stopping_) {
+            take_waiting_clients();
+            listener_.reset();
+        }
+        return;
+    } else {
+        switch (grade_accept_error(-cqe.res)) {
+        case AcceptError::OutOfFds:
+            out_of_fds_.failure(std::strerror(-cqe.res));
+            return pause_accepting();
+        case AcceptError::Fatal: throw_errno("accept (io_uring)", -cqe.res);
+        default: break;  // that one client is gone
+        }
+    }
+    if (!accept_armed_ && !accept_paused_ && !stopping_) arm_accept();
+}
+
+// Out of descriptors, an armed accept would complete with EMFILE again at once, forever. So it is
+// cancelled, and armed again when a 100 ms timeout of the ring's completes; the clients wait in
+// the accept queue meanwhile.
+void RingServer::pause_accepting() {
+    if (accept_paused_) return;
+    if (accept_armed_) io_uring_prep_cancel64(queue(Op::Cancel, 0, 0), tag(Op::Accept, listener_.get(), 0), 0);
+    accept_paused_ = true;
+    io_uring_prep_timeout(queue(Op::AcceptPause, 0, 0), &accept_pause_, 0, 0);
+}
+
+// Clients the kernel has already accepted for us would be reset when the listener closes: take
+// them first, and serve them like the rest (one answer, then Connection: close).
+void RingServer::take_waiting_clients() {
+    for (;;) {
+        int err = 0;
+        Fd client = accept_client(listener_.get(), err, true);
+        if (!client) {
+            if (grade_accept_error(err) == AcceptError::Retry) continue;
+            return;
+        }
+        ++counters_.accepted;
+        if (count_ >= max_connections_) refuse_busy(std::move(client), "the server is at its connection limit");
+        else add_client(std::move(client));
+    }
+}
+
+void RingServer::add_client(Fd client) {
+    int fd = client.get();
+    auto k = std::make_unique<Client>();
+    set_nodelay(fd);
+    k->c.generation = next_generation_++;
+    k->c.fd = std::move(client);
+    k->c.parser = http::RequestParser(max_body_);
+    k->c.timer.fd = fd;
+    idle_.arm(k->c.timer, turn_started_);
+    arm_receive(*k);
+    if (by_fd_.size() <= static_cast<size_t>(fd)) by_fd_.resize(static_cast<size_t>(fd) + 1);
+    by_fd_[fd] = std::move(k);
+    ++count_;
+}
+
+// ---- receiving --------------------------------------------------------------------------------
+
+// A multishot receive: armed once, it completes each time bytes arrive, each time in whichever
+// provided buffer is next. No buffer is tied up while the client is quiet.
+void RingServer::arm_receive(Client& k) {
+    io_uring_sqe* sqe = queue(Op::Receive, k.c.fd.get(), k.c.generation);
+    io_uring_prep_recv_multishot(sqe, k.c.fd.get(), nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = buffers_.group();
+    ++k.in_flight;
+    k.receive_armed = true;
+    k.receive_cancelled = false;
+    if (k.armed_before) ++counters_.rearmed;
+    k.armed_before = true;
+}
+
+void RingServer::stop_receiving(Client& k) {
+    io_uring_prep_cancel64(queue(Op::Cancel, k.c.fd.get(), k.c.generation), tag(Op::Receive, k.c.fd.get(), k.c.generation), 0);
+    k.receive_cancelled = true;
+}
+
+void RingServer::on_receive(Client& k, const io_uring_cqe& cqe) {
+    if (cqe.res > 0) {
+        unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+        if (!k.closing) serve(k, buffers_.buffer(id, static_cast<size_t>(cqe.res)));
+        buffers_.give_back(id);  // parsed, answered, or copied: the kernel may fill it again
+    } else if (cqe.res == 0) {
+        k.c.peer_done = true;
+    } else if (cqe.res == -ENOBUFS) {
+        // Every buffer was in use when bytes came. They wait in the socket; settle() arms the
+        // receive again, and the kernel sees it after this turn has given all the buffers back.
+        ++counters_.out_of_buffers;
+    } else if (cqe.res != -ECANCELED) {
+        close_client(k);  // ECONNRESET and friends
+    }
+    settle(k);
+}
+
+// New bytes from the client. If nothing is being sent and nothing is waiting, they are answered
+// straight from the provided buffer (the common case: no copy); otherwise they join the
+// connection's own buffer, to be answered when the send in flight is done, in order.
+void RingServer::serve(Client& k, std::span<char> bytes) {
+    Connection& c = k.c;
+    if (c.waiting == Waiting::Linger || c.waiting == Waiting::Nothing) return;  // thrown away
+    if (c.close_after_write) {
+        c.linger_after_write = true;  // bytes after the last answer: linger, so closing sends no reset
+        return;
+    }
+    if (k.sending || !c.in.empty() || c.file) {
+        c.in.append(bytes);
+        return;
+    }
+    borrow_output(c);
+    size_t used = answer_requests(c, shared_, bytes, c.out);
+    if (used < bytes.size()) c.in.append(bytes.subspan(used));
+}
+
+// ---- sending ----------------------------------------------------------------------------------
+
+// Answers are built in the client's own c.out, since the kernel sends from it after we return.
+// Once sent, the buffer goes back to a few spares, so an idle client holds none and the next
+// answer costs no allocation.
+void RingServer::borrow_output(Connection& c) {
+    if (c.out.capacity() > std::string().capacity() || spare_.empty()) return;
+    c.out = std::move(spare_.back());
+    spare_.pop_back();
+}
+
+void RingServer::return_output(Connection& c) {
+    if (c.out.capacity() <= std::string().capacity()) return;
+    if (spare_.size() < kSpareOutputs && c.out.capacity() <= kSpareLargest) spare_.push_back(std::move(c.out));
+    c.out = std::string();
+}
+
+void RingServer::answer_buffered(Client& k) {
+    Connection& c = k.c;
+    if (c.in.empty() || c.close_after_write || c.file) return;
+    c.in.consume(answer_requests(c, shared_, c.in.readable(), c.out));
+}
+
+// Nothing in flight: send what is left of c.out, or read the file's next block into it. The
+// kernel reads (or writes) c.out until the completion comes, so it must not move meanwhile.
+void RingServer::send_next(Client& k) {
+    Connection& c = k.c;
+    int fd = c.fd.get();
+    if (c.out_sent < c.out.size()) {
+        io_uring_prep_send(queue(Op::Send, fd, c.generation), fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
+    } else if (c.file && c.file.length > 0) {
+        // There is no sendfile operation: io_uring's operations are the kernel's non-blocking
+        // I/O paths, and sendfile has none. Read a block into our memory, then send it.
+        c.out.resize(std::min(kFileBlock, c.file.length));
+        c.out_sent = 0;
+        io_uring_prep_read(queue(Op::FileRead, fd, c.generation), c.file.fd.get(), c.out.data(),
+                           static_cast<unsigned>(c.out.size()), static_cast<uint64_t>(c.file.offset));
+    } else {
+        return;
+    }
+    ++k.in_flight;
+    k.sending = true;
+}
+
+void RingServer::on_sent(Client& k, int result) {
+    if (result < 0) return close_client(k);  // EPIPE, ECONNRESET, or cancelled by a close
+    k.c.out_sent += static_cast<size_t>(result);
+    settle(k);
+}
+
+void RingServer::on_file_read(Client& k, int result) {
+    Connection& c = k.c;
+    if (result <= 0) return close_client(k);  // 0: the file shrank under us; the body cannot be finished
+    c.out.resize(static_cast<size_t>(result));
+    c.file.offset += result;
+    c.file.length -= static_cast<size_t>(result);
+    settle(k);
+}
+
+// After every completion: answer what can be answered, send what is ready, decide whether to keep
+// receiving, and move the client's deadline. The ring's version of connection.cpp's settle().
+void RingServer::settle(Client& k) {
+    Connection& c = k.c;
+    if (k.closing) return;
+    if (!k.sending) {
+        if (c.out_sent == c.out.size()) {  // all sent: answer what has waited meanwhile
+            if (c.file && c.file.length == 0) c.file = {};  // the file's last block is gone: close it
+            c.out.clear();
+            c.out_sent = 0;
+            if (!c.file && !c.in.empty()) {
+                borrow_output(c);
+                answer_buffered(k);
+            }
+        }
+        send_next(k);
+        if (!k.sending) return_output(c);
+    }
+    if (!k.sending) {  // everything answered is sent
+        if (c.close_after_write && !c.linger_after_write) return close_client(k);
+        if (c.close_after_write && c.waiting != Waiting::Linger) {
+            ::shutdown(c.fd.get(), SHUT_WR);  // the client sees our end after the error response
+            c.waiting = Waiting::Linger;
+        }
+        if (c.peer_done) return close_client(k);  // it has said all it will say, and has every answer
+        if (c.waiting != Waiting::Linger) {
+            c.waiting = Waiting::Request;
+            c.in.release();  // no-op unless empty: an idle connection holds no buffer
+        }
+    } else if (c.waiting != Waiting::Linger) {
+        c.waiting = Waiting::Writable;
+    }
+    bool want_bytes = !c.peer_done && (c.waiting != Waiting::Writable || c.in.size() < kInputWhileSending);
+    if (want_bytes && !k.receive_armed) arm_receive(k);
+    else if (!want_bytes && k.receive_armed && !k.receive_cancelled) stop_receiving(k);
+
+    if (c.waiting == Waiting::Linger) {
+        if (c.timer.list != &linger_) linger_.arm(c.timer, turn_started_);
+    } else if (c.waiting == Waiting::Request && c.parser.started() && !c.parser.head_done()) {
+        if (c.timer.list != &header_) header_.arm(c.timer, turn_started_);  // from the first byte
+    } else {
+        idle_.arm(c.timer, turn_started_);
+    }
+}
+
+// ---- closing ----------------------------------------------------------------------------------
+
+// The kernel may still hold operations that point into this client: cancel them all, and free
+// the client when the last one has come back (on_completion). Closing the descriptor first
+// would not stop them: a pending operation holds its own reference to the socket.
+void RingServer::close_client(Client& k) {
+    if (k.closing) return;
+    k.closing = true;
+    k.c.waiting = Waiting::Nothing;
+    DeadlineList::disarm(k.c.timer);
+    if (k.in_flight > 0)
+        io_uring_prep_cancel_fd(queue(Op::Cancel, k.c.fd.get(), k.c.generation), k.c.fd.get(), IORING_ASYNC_CANCEL_ALL);
+    else forget(k);
+}
+
+void RingServer::forget(Client& k) {
+    int fd = k.c.fd.get();
+    --count_;
+    by_fd_[fd].reset();  // closes the descriptor
+}
+
+void RingServer::expire_deadlines(Clock::time_point now) {
+    for (DeadlineList* list : {&idle_, &header_, &linger_}) {
+        while (DeadlineHook* hook = list->expired(now)) {
+            Client& k = *by_fd_[hook->fd];
+            Connection& c = k.c;
+            if (c.waiting == Waiting::Request && c.parser.started()) {  // mid-request: say why we hang up
+                std::string bytes;
+                http::append_response(http::error_response(408, "request not completed in time"), bytes);
+                write_some(c.fd.get(), bytes);  // rare, and the client is about to go: no need for the ring
+            }
+            close_client(k);  // disarms the hook
+        }
+    }
+}
+
+int RingServer::next_timeout_ms(Clock::time_point now) const {
+    Clock::time_point next = Clock::time_point::max();
+    for (const DeadlineList* list : {&idle_, &header_, &linger_})
+        if (list->head) next = std::min(next, list->head->deadline);
+    if (stopping_) next = std::min(next, give_up_at_);
+    if (next == Clock::time_point::max()) return -1;
+    if (next <= now) return 0;
+    return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(next - now).count());
+}
+
+// ---- waking and stopping ----------------------------------------------------------------------
+
+int RingServer::make_waker(std::function<void()> on_wake) {
+    auto w = std::make_unique<Waker>();
+    w->fd = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!w->fd) throw_errno("eventfd");
+    w->on_wake = std::move(on_wake);
+    int fd = w->fd.get();
+    io_uring_prep_read(queue(Op::Waker, fd, 0), fd, &w->count, sizeof w->count, 0);
+    wakers_.push_back(std::move(w));
+    return fd;
+}
+
+// As EventServer's: stop accepting, answer each connection's next request with Connection: close,
+// and close the ones that stay quiet for a second.
+void RingServer::stop_gracefully(Clock::duration give_up_after) {
+    if (stopping_) return;
+    stopping_ = true;
+    if (give_up_after != Clock::duration::max()) give_up_at_ = Clock::now() + give_up_after;
+    shared_.closing_all = true;
+    // The accept's cancelled completion takes the clients already waiting, then closes the listener.
+    if (accept_armed_) {
+        io_uring_prep_cancel64(queue(Op::Cancel, 0, 0), tag(Op::Accept, listener_.get(), 0), 0);
+    } else {
+        take_waiting_clients();
+        listener_.reset();
+    }
+    idle_.timeout = std::min<Clock::duration>(idle_.timeout, std::chrono::seconds(1));
+    Clock::time_point now = Clock::now();
+    for (auto& k : by_fd_)
+        if (k && k->c.timer.list == &idle_) idle_.arm(k->c.timer, now);
+}
+
+}  // namespace one::uring

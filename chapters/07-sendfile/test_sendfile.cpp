@@ -125,15 +125,6 @@ long await_fds(pid_t pid, long want) {
     return now;
 }
 
-// Runs the server binary with `args`; returns its exit code and what it printed.
-int run_binary(const std::string& args, std::string& output) {
-    std::string command = "timeout 10 " + server_binary() + " " + args + " 2>&1 </dev/null";
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-    std::array<char, 4096> chunk;
-    while (size_t n = fread(chunk.data(), 1, chunk.size(), pipe.get())) output.append(chunk.data(), n);
-    int status = pclose(pipe.release());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
+#include <memory>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sstream>
@@ -415,6 +416,16 @@ Reply exchange(int port, std::string_view bytes, bool head) {
     REQUIRE(client.connected());
     REQUIRE(client.send(bytes));
     return client.read_reply(head);
+}
+
+int run_binary(const std::string& args, std::string& output) {
+    std::string command = "timeout 10 " + server_binary() + " " + args + " 2>&1 </dev/null";
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+    if (!pipe) return -1;
+    char chunk[4096];
+    while (size_t n = fread(chunk, 1, sizeof chunk, pipe.get())) output.append(chunk, n);
+    int status = pclose(pipe.release());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace one::test

@@ -143,4 +143,9 @@ std::string get(std::string_view target, std::string_view extra = "");
 // Opens a connection, sends `bytes`, reads one reply.
 Reply exchange(int port, std::string_view bytes, bool head = false);
 
+// Runs the binary under test with `args` (a shell word list; stdin closed, stderr folded into
+// stdout), for flags and start-up messages. A binary that wrongly starts serving is ended after
+// 10 s (exit 124). Returns its exit code (-1 if a signal ended it) and puts what it printed in `output`.
+int run_binary(const std::string& args, std::string& output);
+
 }  // namespace one::test

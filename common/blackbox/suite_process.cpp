@@ -10,21 +10,6 @@
 
 using namespace one::test;
 
-namespace {
-
-// Runs the server binary with `args` (stdin closed, stderr folded into stdout); returns its exit code.
-int run_binary(const std::string& args, std::string& output) {
-    // A binary that wrongly starts serving must not hang the suite: timeout ends it (exit 124).
-    std::string command = "timeout 10 " + server_binary() + " " + args + " 2>&1 </dev/null";
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-    std::array<char, 4096> chunk;
-    while (size_t n = fread(chunk.data(), 1, chunk.size(), pipe.get())) output.append(chunk.data(), n);
-    int status = pclose(pipe.release());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-}  // namespace
-
 TEST_SUITE("process") {
 
 TEST_CASE("concurrent clients are all answered") {

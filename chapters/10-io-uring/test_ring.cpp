@@ -1,0 +1,229 @@
+// Chapter 10's own tests: what a ring adds to the shared suite's promises. The buffer ring running
+// dry, a multishot receive that ends and is armed again, operations still in the kernel when a
+// connection is closed, and what the binary says about the ring it got.
+#include "common/blackbox/harness.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstddef>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace one::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Stops `server` with SIGTERM and returns the number in its worker's "ring: ..." line that
+// follows `what` ("armed again, ", "of them after"), or -1 if the line is missing.
+long ring_counter(ServerProcess& server, const std::string& pattern) {
+    kill(server.pid(), SIGTERM);
+    REQUIRE(server.wait_exit(10000) != -1);
+    std::smatch m;
+    std::string log = server.log();
+    CAPTURE(log);
+    if (!std::regex_search(log, m, std::regex(pattern))) return -1;
+    return std::stol(m[1]);
+}
+
+const char* kRearmed = R"(ring: (\d+) multishot receives armed again)";
+const char* kOutOfBuffers = R"((\d+) of them after the buffers ran out)";
+
+// A temporary directory holding one file of `size` bytes, "big.bin".
+class BigFile {
+public:
+    explicit BigFile(size_t size) : dir_(fs::temp_directory_path() / ("one-loop-10-" + std::to_string(getpid()))) {
+        fs::create_directories(dir_);
+        std::ofstream(dir_ / "big.bin", std::ios::binary) << std::string(size, 'b');
+    }
+    ~BigFile() { fs::remove_all(dir_); }
+    std::string root() const { return dir_.string(); }
+
+private:
+    fs::path dir_;
+};
+
+// The server's descriptor count once it has held still, waiting up to 5 s for it to reach `want`.
+long fds_back_to(const ServerProcess& server, long want) {
+    long now = server.open_fds();
+    for (int i = 0; i < 250 && now != want; ++i, now = server.open_fds()) std::this_thread::sleep_for(20ms);
+    return now;
+}
+
+// Runs the binary under test with `args` under a seccomp filter that fails io_uring_setup with
+// `error`, as a container runtime's default profile does (Docker's answers EPERM to every call it
+// does not list). Returns the exit status; `output` gets what it printed.
+int run_without_io_uring(int error, const std::string& args, std::string& output) {
+    int out[2];
+    REQUIRE(pipe(out) == 0);
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        dup2(out[1], STDERR_FILENO);
+        sock_filter filter[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | static_cast<unsigned>(error)),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) _exit(100);
+        execl("/bin/sh", "sh", "-c", ("exec timeout 10 " + server_binary() + " " + args).c_str(), nullptr);
+        _exit(101);
+    }
+    close(out[1]);
+    char chunk[4096];
+    for (ssize_t n; (n = read(out[0], chunk, sizeof chunk)) > 0;) output.append(chunk, static_cast<size_t>(n));
+    close(out[0]);
+    int status = 0;
+    waitpid(child, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST_SUITE("10-io-uring") {
+
+TEST_CASE("--probe and the start-up log say which ring features the kernel gave") {
+    std::string output;
+    CHECK(run_binary("--probe", output) == 0);
+    CHECK(output.find("io_uring available: ") == 0);
+    ServerProcess server;
+    CHECK(exchange(server.port(), get("/hello")).status == 200);
+    CHECK(server.log().find("one ring each; the kernel gave ") != std::string::npos);
+}
+
+TEST_CASE("without io_uring (a seccomp filter, as in a container) it says why in one line and exits 3") {
+    for (int error : {ENOSYS, EPERM}) {
+        CAPTURE(error);
+        for (const char* args : {"--probe", "--port 0"}) {
+            std::string output;
+            CHECK(run_without_io_uring(error, args, output) == 3);
+            CAPTURE(output);
+            CHECK(output.find("io_uring unavailable: ") == 0);
+            CHECK(output.find("seccomp") != std::string::npos);
+            CHECK(std::count(output.begin(), output.end(), '\n') == 1);
+            CHECK(output.find("listening on") == std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("bad ring flags get a clear message") {
+    std::string output;
+    CHECK(run_binary("--port 0 --ring-buffers 3", output) != 0);
+    CHECK(output.find("power of two") != std::string::npos);
+    output.clear();
+    CHECK(run_binary("--port 0 --ring-buffer-size 10", output) != 0);
+    CHECK(output.find("--ring-buffer-size") != std::string::npos);
+    output.clear();
+    CHECK(run_binary("--port 0 --shared-listener --exclusive", output) == 2);
+    CHECK(output.find("EPOLLEXCLUSIVE") != std::string::npos);
+}
+
+// One 64-byte buffer for every connection: nearly every receive finds the ring empty and ends
+// with ENOBUFS. Each must be armed again, with no byte lost or reordered and no client left waiting.
+TEST_CASE("with one tiny receive buffer, every byte still arrives: ENOBUFS ends a receive and it is armed again") {
+    ServerProcess server({{"--workers", "1", "--ring-buffers", "1", "--ring-buffer-size", "64"}});
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 30; ++i) clients.push_back(std::make_unique<Client>(server.port()));
+    for (int round = 0; round < 5; ++round) {
+        // Every client sends a pipelined pair before any reads, so bytes for many connections
+        // arrive in the same turn and compete for the one buffer.
+        for (size_t i = 0; i < clients.size(); ++i) {
+            std::string body = std::to_string(round) + ":" + std::to_string(i) + ":" + std::string(300 + i * 37, 'a' + i % 26);
+            REQUIRE(clients[i]->send(request("POST", "/echo", "", body) + get("/hello")));
+        }
+        for (size_t i = 0; i < clients.size(); ++i) {
+            std::string want = std::to_string(round) + ":" + std::to_string(i) + ":" + std::string(300 + i * 37, 'a' + i % 26);
+            CHECK(clients[i]->read_reply().body == want);
+            CHECK(clients[i]->read_reply().body == "Hello, World!");
+        }
+    }
+    clients.clear();
+    CHECK(ring_counter(server, kOutOfBuffers) > 0);  // the buffers did run out, so the re-arm was tested
+}
+
+// A client that keeps sending while its answers wait to be sent stops being read (the receive is
+// cancelled at 64 KiB); once it reads again, the receive is armed again and every answer comes.
+TEST_CASE("a receive cancelled while answers wait is armed again, and nothing is lost") {
+    ServerProcess server({{"--workers", "1"}});
+    Client client(server.port(), 10000);
+    constexpr int kRequests = 64;
+    std::string body(64 * 1024, 'x');
+    std::thread sender([&] {
+        for (int i = 0; i < kRequests; ++i) {
+            body[0] = static_cast<char>('A' + i % 26);
+            if (!client.send(request("POST", "/echo", "", body))) break;
+        }
+    });
+    std::this_thread::sleep_for(500ms);  // 4 MiB sent, answers unread: the server has stopped reading
+    for (int i = 0; i < kRequests; ++i) {
+        Reply reply = client.read_reply();
+        REQUIRE(reply.status == 200);
+        CHECK(reply.body.size() == body.size());
+        CHECK(reply.body[0] == static_cast<char>('A' + i % 26));
+    }
+    sender.join();
+    CHECK(ring_counter(server, kRearmed) > 0);
+}
+
+// A client that never reads a long answer: the send waits in the kernel until the idle timeout
+// closes the connection. The close must cancel the send and the receive, and free the connection
+// (its descriptor) only when the kernel has handed both back.
+TEST_CASE("closing a connection whose send is stuck in the kernel cancels it and frees everything") {
+    BigFile site(16 << 20);
+    ServerProcess server({{"--workers", "1", "--root", site.root(), "--idle-timeout", "300"}});
+    long before = server.steady_fds();
+    std::vector<std::unique_ptr<Client>> stuck;
+    for (int i = 0; i < 10; ++i) {
+        stuck.push_back(std::make_unique<Client>(server.port()));
+        REQUIRE(stuck.back()->send(get("/big.bin")));
+    }
+    std::this_thread::sleep_for(100ms);
+    CHECK(server.open_fds() >= before + 10);  // held while their sends wait
+    std::this_thread::sleep_for(600ms);       // past the idle timeout, with nothing read
+    for (auto& c : stuck) {
+        std::string got;
+        CHECK(c->read_to_close(got));  // the idle timeout ends it: a part of the file, then the close
+        CHECK(got.size() < (16u << 20));
+    }
+    CHECK(fds_back_to(server, before) == before);
+    CHECK(exchange(server.port(), get("/hello")).body == "Hello, World!");
+}
+
+TEST_CASE("clients that reset in the middle of long answers leak nothing") {
+    BigFile site(8 << 20);
+    ServerProcess server({{"--workers", "1", "--root", site.root()}});
+    long before = server.steady_fds();
+    for (int round = 0; round < 3; ++round) {
+        std::vector<std::unique_ptr<Client>> clients;
+        for (int i = 0; i < 30; ++i) {
+            clients.push_back(std::make_unique<Client>(server.port()));
+            REQUIRE(clients.back()->send(get("/big.bin") + get("/hello")));
+        }
+        for (auto& c : clients) {
+            char some[4096];
+            CHECK(::recv(c->fd(), some, sizeof some, 0) > 0);  // the answer has begun...
+            c->reset();                                        // ...and the client is gone
+        }
+    }
+    CHECK(fds_back_to(server, before) == before);
+    CHECK(exchange(server.port(), get("/hello")).body == "Hello, World!");
+    CHECK(server.alive());
+}
+
+}  // TEST_SUITE

@@ -15,6 +15,7 @@
 // are parsed, so an idle connection holds no buffer, as in chapter 05.
 #pragma once
 
+#include "common/deadline_list.hpp"
 #include "common/sys.hpp"
 
 #include <liburing.h>
@@ -34,6 +35,7 @@ struct RingFeatures {
     // COOP_TASKRUN (5.19), the fallback: the kernel does not interrupt us either, but runs the
     // work on the next transition into the kernel, whichever it is.
     bool coop_taskrun = false;
+    bool registered_fd = false;  // io_uring_enter skips looking the ring's descriptor up
     std::string describe() const;
 };
 
@@ -48,9 +50,11 @@ public:
 
     // A free submission slot. If the queue is full, what is queued goes to the kernel first.
     io_uring_sqe* sqe();
-    // Submits what is queued and waits for at least one completion, or `timeout_ms` (-1: no limit).
-    // One io_uring_enter. The wait's timeout travels inside that call, not as an operation.
-    void submit_and_wait(int timeout_ms);
+    // Submits what is queued and waits for `count` completions, or until `timeout` has passed
+    // (Clock::duration::max(): no limit), whichever comes first. One io_uring_enter: the wait's
+    // timeout travels inside that call, not as an operation. With DEFER_TASKRUN the kernel does not
+    // even wake us before `count` are ready, which is what makes waiting for several cheap.
+    void submit_and_wait(unsigned count, Clock::duration timeout);
     // Calls `on(cqe)` for every completion that is ready, then marks them all seen.
     template <class F>
     unsigned drain(F&& on) {

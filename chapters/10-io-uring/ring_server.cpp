@@ -49,6 +49,12 @@ void add_ring_options(CLI::App& cli, RingOptions& o) {
     cli.add_option("--ring-buffer-size", o.buffer_size, "bytes in each receive buffer")
         ->capture_default_str()
         ->check(CLI::Range(64u, 1u << 20));
+    cli.add_option("--batch", o.batch, "a turn sleeps until this many completions are ready (or --batch-delay-us): 1 wakes on the first")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 1024u));
+    cli.add_option("--batch-delay-us", o.batch_delay_us, "with --batch: the longest a turn waits for the rest of its batch")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 1000000u));
 }
 
 RingServer::RingServer(Fd listener, Ring& ring, const App& app, const ServerOptions& options, const EventOptions& events,
@@ -58,6 +64,8 @@ RingServer::RingServer(Fd listener, Ring& ring, const App& app, const ServerOpti
       listener_(std::move(listener)),
       shared_{app, options.max_body, false, false, {}, {}, {}, {}},
       max_body_(options.max_body),
+      batch_(rings.batch),
+      batch_delay_(std::chrono::microseconds(rings.batch_delay_us)),
       idle_(std::chrono::milliseconds(options.idle_timeout_ms)),
       header_(std::chrono::milliseconds(events.header_timeout_ms)),
       linger_(kLingerTime) {
@@ -102,7 +110,13 @@ void RingServer::run() {
 void RingServer::run_once() {
     // The operations queued since the last turn go to the kernel in the same call that waits.
     // prep_* only fill the queue's memory: this is the turn's one system call.
-    ring_.submit_and_wait(next_timeout_ms(Clock::now()));
+    Clock::duration wait = time_to_next_deadline(Clock::now());
+    unsigned count = 1;
+    if (batch_ > 1 && count_ > 0) {  // worth waiting for more only with clients that can send them
+        count = batch_;
+        wait = std::min(wait, batch_delay_);
+    }
+    ring_.submit_and_wait(count, wait);
     turn_started_ = Clock::now();
     ring_.drain([this](const io_uring_cqe& cqe) { on_completion(cqe); });
     expire_deadlines(Clock::now());
@@ -426,14 +440,13 @@ void RingServer::expire_deadlines(Clock::time_point now) {
     }
 }
 
-int RingServer::next_timeout_ms(Clock::time_point now) const {
+Clock::duration RingServer::time_to_next_deadline(Clock::time_point now) const {
     Clock::time_point next = Clock::time_point::max();
     for (const DeadlineList* list : {&idle_, &header_, &linger_})
         if (list->head) next = std::min(next, list->head->deadline);
     if (stopping_) next = std::min(next, give_up_at_);
-    if (next == Clock::time_point::max()) return -1;
-    if (next <= now) return 0;
-    return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(next - now).count());
+    if (next == Clock::time_point::max()) return Clock::duration::max();
+    return std::max(next - now, Clock::duration::zero());
 }
 
 // ---- waking and stopping ----------------------------------------------------------------------

@@ -39,6 +39,10 @@ struct RingOptions {
     unsigned entries = 1024;      // submission slots: what one turn may queue before it must submit
     unsigned buffers = 1024;      // provided buffers (a power of two), shared by every connection
     unsigned buffer_size = 4096;  // bytes in each: one receive fills at most one
+    // A turn sleeps until `batch` completions are ready, or `batch_delay_us` has passed: fewer
+    // wake-ups under load, for a latency of up to that delay. 1: wake on the first, as epoll does.
+    unsigned batch = 1;
+    unsigned batch_delay_us = 50;
 };
 
 // Adds --ring-entries, --ring-buffers and --ring-buffer-size to `cli`.
@@ -92,7 +96,7 @@ private:
     void close_client(Client& k);
     void forget(Client& k);
     void expire_deadlines(Clock::time_point now);
-    int next_timeout_ms(Clock::time_point now) const;
+    Clock::duration time_to_next_deadline(Clock::time_point now) const;
 
     static uint64_t tag(Op op, int fd, uint32_t generation);
     Client* find(int fd, uint32_t generation);
@@ -110,6 +114,8 @@ private:
     LoopShared shared_;
     size_t max_body_;
     size_t max_connections_;
+    unsigned batch_;
+    Clock::duration batch_delay_;
     std::vector<std::unique_ptr<Client>> by_fd_;
     std::vector<std::string> spare_;  // emptied output buffers, for the next answers
     size_t count_ = 0;

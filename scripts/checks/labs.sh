@@ -12,8 +12,13 @@ trap 'rm -rf "$LAB_RESULTS"' EXIT
 passed=0 failed=0
 for lab in chapters/[0-9][0-9]-*/compare.sh; do
   chapter=$(basename "$(dirname "$lab")")
-  if "$lab" --quick >"$LAB_RESULTS/$chapter.out" 2>&1 &&
-     python3 scripts/checks/check_results.py "$LAB_RESULTS"/"$chapter"-*.json; then
+  "$lab" --quick >"$LAB_RESULTS/$chapter.out" 2>&1
+  status=$?
+  skipped=$(grep '^skipped: ' "$LAB_RESULTS/$chapter.out")  # a machine without what the lab needs (10's io_uring)
+  if [[ $status -eq 0 && -n $skipped ]]; then
+    echo "ok: $chapter lab $skipped"
+    passed=$((passed + 1))
+  elif [[ $status -eq 0 ]] && python3 scripts/checks/check_results.py "$LAB_RESULTS"/"$chapter"-*.json; then
     echo "ok: $chapter lab"
     passed=$((passed + 1))
   else

@@ -185,7 +185,7 @@ def cmd_report(a):
     columns = a.columns.split(",")
     print()
     print(report.table(flat, columns))
-    notes = list(a.note) + report.targets(flat, a.target) + report.ratios(flat, a.ratio) + report.ceilings(flat, a.ceiling)
+    notes = list(a.note) + report.targets(flat, a.target) + report.targets(flat, a.target_least, at_least=True) + report.ratios(flat, a.ratio) + report.ceilings(flat, a.ceiling)
     notes += report.growths(flat, a.growth) + report.floors(flat, a.floor)
     plotted = flat
     for spec in a.little:
@@ -283,6 +283,8 @@ def main():
     r.add_argument("--note", action="append", default=[])
     r.add_argument("--target", action="append", default=[],
                    help="key|label|server|other|most: print whether server's key is at most `most` times other's")
+    r.add_argument("--target-least", action="append", default=[],
+                   help="key|label|server|other|least: print whether server's key is at least `least` times other's")
     r.add_argument("--ratio", action="append", default=[],
                    help="key|server|label|baseline|least: server's key at label as a multiple of it at baseline (and whether it is at least `least`)")
     r.add_argument("--ceiling", action="append", default=[],

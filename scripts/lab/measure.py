@@ -31,7 +31,7 @@ from .servers import ROOT, LabError, state_dir
 # Syscalls worth naming; raw_syscalls:sys_enter counts all of them.
 NAMED_SYSCALLS = ["accept4", "read", "recvfrom", "write", "sendto", "writev", "sendfile64", "close",
                   "epoll_wait", "epoll_ctl", "select", "pselect6", "poll", "ppoll", "futex", "clone3", "mmap",
-                  "sendmsg", "pread64", "openat", "openat2", "newfstatat", "setsockopt", "connect"]
+                  "sendmsg", "pread64", "openat", "openat2", "newfstatat", "setsockopt", "connect", "io_uring_enter"]
 
 
 def loadgen_path():

@@ -276,7 +276,7 @@ void RingServer::on_receive(Client& k, const io_uring_cqe& cqe) {
         // receive again, and the kernel sees it after this turn has given all the buffers back.
         ++counters_.out_of_buffers;
     } else if (cqe.res != -ECANCELED) {
-        close_client(k);  // ECONNRESET and friends
+        return close_client(k);  // ECONNRESET and friends; with nothing else in flight, k is gone
     }
     settle(k);
 }
@@ -409,6 +409,7 @@ void RingServer::settle(Client& k) {
 // The kernel may still hold operations that point into this client: cancel them all, and free
 // the client when the last one has come back (on_completion). Closing the descriptor first
 // would not stop them: a pending operation holds its own reference to the socket.
+// With nothing in flight the client is freed here and now: a caller must not touch it afterwards.
 void RingServer::close_client(Client& k) {
     if (k.closing) return;
     k.closing = true;

@@ -25,6 +25,15 @@ void add_event_options(CLI::App& cli, EventOptions& o) {
         ->check(CLI::Range(0, 10'000'000));
 }
 
+size_t connection_limit(const EventOptions& events) {
+    long fd_limit = raise_fd_limit();
+    long room = std::max<long>(1, fd_limit - kReservedFds);
+    auto most = static_cast<size_t>(events.max_connections > 0 ? events.max_connections : room);
+    log_line("fd limit " + std::to_string(fd_limit) + "; at most " + std::to_string(most) + " connections" +
+             (events.max_connections > room ? " (more than the fd limit allows: accept() will run out of descriptors first)" : ""));
+    return most;
+}
+
 EventServer::EventServer(Fd listener, Poller& poller, const App& app, const ServerOptions& options,
                          const EventOptions& events)
     : listener_(std::move(listener)),
@@ -34,17 +43,13 @@ EventServer::EventServer(Fd listener, Poller& poller, const App& app, const Serv
       idle_(std::chrono::milliseconds(options.idle_timeout_ms)),
       header_(std::chrono::milliseconds(events.header_timeout_ms)),
       linger_(kLingerTime) {
-    long fd_limit = raise_fd_limit();
-    long room = std::max<long>(1, fd_limit - kReservedFds);
-    max_connections_ = static_cast<size_t>(events.max_connections > 0 ? events.max_connections : room);
+    max_connections_ = connection_limit(events);
     shared_.files.how = events.file_sending;
     if (!poller.edge_triggered()) shared_.files.per_turn = kFileBytesPerTurn;
     if (events.file_sending == FileSending::Copy) shared_.files.scratch.assign(kCopyBuffer, '\0');
     turn_started_ = Clock::now();
     set_nonblocking(listener_.get());
     if (!poller_.watch(listener_.get(), 0, {true, false})) throw_errno("watching the listening socket");
-    log_line("fd limit " + std::to_string(fd_limit) + "; at most " + std::to_string(max_connections_) + " connections" +
-             (events.max_connections > room ? " (more than the fd limit allows: accept() will run out of descriptors first)" : ""));
 }
 
 void EventServer::run() {

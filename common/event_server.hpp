@@ -32,6 +32,10 @@ struct EventOptions {
 // Adds --header-timeout and --max-connections to `cli`.
 void add_event_options(CLI::App& cli, EventOptions& options);
 
+// Raises the soft fd limit to the hard one and returns how many clients a loop may hold: the
+// --max-connections asked for, or the limit less a few descriptors for the server itself. Logs both.
+size_t connection_limit(const EventOptions& options);
+
 // Chapter 09: the owner of a descriptor the loop watches that is not a client (see watch_other).
 class Watched {
 public:

@@ -12,7 +12,6 @@ namespace one::uring {
 namespace {
 
 constexpr auto kLingerTime = std::chrono::seconds(2);
-constexpr int kReservedFds = 16;  // for the listener, the ring, logs: not for clients
 constexpr size_t kFileBlock = 64 * 1024;  // a file goes out this much at a time: read it, then send it
 // While a send is in flight, what the client sends meanwhile waits in its buffer; beyond this
 // much the receive is cancelled, so a client that sends and never reads cannot make us hold more.
@@ -69,12 +68,9 @@ RingServer::RingServer(Fd listener, Ring& ring, const App& app, const ServerOpti
       idle_(std::chrono::milliseconds(options.idle_timeout_ms)),
       header_(std::chrono::milliseconds(events.header_timeout_ms)),
       linger_(kLingerTime) {
-    long fd_limit = raise_fd_limit();
-    long room = std::max<long>(1, fd_limit - kReservedFds);
-    max_connections_ = static_cast<size_t>(events.max_connections > 0 ? events.max_connections : room);
+    max_connections_ = connection_limit(events);
     set_nonblocking(listener_.get());  // for the clients taken by hand when stopping
     turn_started_ = Clock::now();
-    log_line("fd limit " + std::to_string(fd_limit) + "; at most " + std::to_string(max_connections_) + " connections");
 }
 
 RingServer::~RingServer() = default;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -18,6 +20,7 @@ constexpr size_t kFileBlock = 64 * 1024;  // a file goes out this much at a time
 constexpr size_t kInputWhileSending = 64 * 1024;
 constexpr size_t kSpareOutputs = 64;  // emptied output buffers kept for the next answers: no malloc per response
 constexpr size_t kSpareLargest = 1 << 20;  // ...unless one grew beyond this: then it is freed
+constexpr size_t kSparePipes = 64;  // --splice: emptied pipes kept for the next files (two descriptors each)
 
 }  // namespace
 
@@ -29,7 +32,9 @@ struct RingServer::Client {
     bool receive_armed = false;   // a multishot receive is armed (until a completion without F_MORE)
     bool receive_cancelled = false;  // ...and we asked the kernel to end it
     bool armed_before = false;
-    bool sending = false;         // a send or a file read is in flight: c.out must not move
+    unsigned sending = 0;         // sends, file reads or splices in flight: c.out must not move
+    Pipe pipe;                    // --splice: while a file is going out, the pipe it goes through
+    size_t in_pipe = 0;           // ...and the bytes in it, spliced from the file but not yet to the socket
     bool closing = false;         // waiting for the kernel to return its operations, then closed
 };
 
@@ -54,6 +59,7 @@ void add_ring_options(CLI::App& cli, RingOptions& o) {
     cli.add_option("--batch-delay-us", o.batch_delay_us, "with --batch: the longest a turn waits for the rest of its batch")
         ->capture_default_str()
         ->check(CLI::Range(1u, 1000000u));
+    cli.add_flag("--splice", o.splice, "send files by splicing them through a pipe (file -> pipe -> socket) instead of reading and sending each block");
 }
 
 RingServer::RingServer(Fd listener, Ring& ring, const App& app, const ServerOptions& options, const EventOptions& events,
@@ -65,6 +71,7 @@ RingServer::RingServer(Fd listener, Ring& ring, const App& app, const ServerOpti
       max_body_(options.max_body),
       batch_(rings.batch),
       batch_delay_(std::chrono::microseconds(rings.batch_delay_us)),
+      splice_(rings.splice),
       idle_(std::chrono::milliseconds(options.idle_timeout_ms)),
       header_(std::chrono::milliseconds(events.header_timeout_ms)),
       linger_(kLingerTime) {
@@ -101,6 +108,9 @@ void RingServer::run() {
     }
     log_line("ring: " + std::to_string(counters_.rearmed) + " multishot receives armed again, " +
              std::to_string(counters_.out_of_buffers) + " of them after the buffers ran out (ENOBUFS)");
+    if (splice_)
+        log_line("ring: " + std::to_string(counters_.spliced_blocks) + " file blocks spliced through pipes, " +
+                 std::to_string(counters_.socket_full) + " splices found the socket full and waited for room");
 }
 
 void RingServer::run_once() {
@@ -150,9 +160,10 @@ void RingServer::on_completion(const io_uring_cqe& cqe) {
         on_receive(*k, cqe);
     } else {
         --k->in_flight;
-        k->sending = false;
+        --k->sending;
         if (op == Op::Send) on_sent(*k, cqe.res);
-        else on_file_read(*k, cqe.res);
+        else if (op == Op::FileRead) on_file_read(*k, cqe.res);
+        else on_spliced(*k, op, cqe.res);
     }
     // The handler may have closed and freed the client (nothing in flight); look it up again.
     if ((k = find(fd, generation)) && k->closing && k->in_flight == 0) forget(*k);
@@ -326,6 +337,8 @@ void RingServer::send_next(Client& k) {
     int fd = c.fd.get();
     if (c.out_sent < c.out.size()) {
         io_uring_prep_send(queue(Op::Send, fd, c.generation), fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
+    } else if (c.file && splice_ && splice_next(k)) {
+        return;
     } else if (c.file && c.file.length > 0) {
         // There is no sendfile operation: io_uring's operations are the kernel's non-blocking
         // I/O paths, and sendfile has none. Read a block into our memory, then send it.
@@ -337,7 +350,7 @@ void RingServer::send_next(Client& k) {
         return;
     }
     ++k.in_flight;
-    k.sending = true;
+    ++k.sending;
 }
 
 void RingServer::on_sent(Client& k, int result) {
@@ -362,7 +375,7 @@ void RingServer::settle(Client& k) {
     if (k.closing) return;
     if (!k.sending) {
         if (c.out_sent == c.out.size()) {  // all sent: answer what has waited meanwhile
-            if (c.file && c.file.length == 0) c.file = {};  // the file's last block is gone: close it
+            if (c.file && c.file.length == 0 && k.in_pipe == 0) done_with_file(k);  // its last block is gone
             c.out.clear();
             c.out_sent = 0;
             if (!c.file && !c.in.empty()) {
@@ -398,6 +411,81 @@ void RingServer::settle(Client& k) {
     } else {
         idle_.arm(c.timer, turn_started_);
     }
+}
+
+// ---- files through a pipe (--splice) -----------------------------------------------------------
+
+// splice moves page references, not bytes: file -> pipe puts the page cache's own pages in the
+// pipe, pipe -> socket hands them to TCP, and no byte of the file is copied to us. It needs a
+// pipe because one end of every splice must be one. Returns false when the file must go the
+// other way (no descriptors left for a pipe).
+bool RingServer::splice_next(Client& k) {
+    Connection& c = k.c;
+    int fd = c.fd.get();
+    if (!k.pipe) {
+        if (!spare_pipes_.empty()) {
+            k.pipe = std::move(spare_pipes_.back());
+            spare_pipes_.pop_back();
+        } else {
+            int ends[2];
+            if (::pipe2(ends, O_CLOEXEC) != 0) return false;  // EMFILE: this file is read and sent instead
+            k.pipe = Pipe{Fd(ends[0]), Fd(ends[1])};
+        }
+    }
+    if (k.in_pipe == 0) {
+        // The pipe is empty, so filling it cannot block (a pipe holds 64 KiB, one block). The two
+        // splices are linked: the kernel starts the second when the first is done, without a turn
+        // of our loop in between. A short first one breaks the link (the second completes with
+        // ECANCELED), and the next turn sends what did reach the pipe.
+        auto block = static_cast<unsigned>(std::min(kFileBlock, c.file.length));
+        io_uring_sqe* in = queue(Op::SpliceIn, fd, c.generation);
+        io_uring_prep_splice(in, c.file.fd.get(), c.file.offset, k.pipe.write.get(), -1, block, 0);
+        in->flags |= IOSQE_IO_LINK;
+        io_uring_prep_splice(queue(Op::SpliceOut, fd, c.generation), k.pipe.read.get(), -1, fd, -1, block, 0);
+        k.in_flight += 2;
+        k.sending += 2;
+    } else {
+        io_uring_prep_splice(queue(Op::SpliceOut, fd, c.generation), k.pipe.read.get(), -1, fd, -1,
+                             static_cast<unsigned>(k.in_pipe), 0);
+        ++k.in_flight;
+        ++k.sending;
+    }
+    return true;
+}
+
+void RingServer::on_spliced(Client& k, Op op, int result) {
+    Connection& c = k.c;
+    if (op == Op::SpliceIn && result > 0) {
+        k.in_pipe += static_cast<size_t>(result);
+        c.file.offset += result;
+        c.file.length -= static_cast<size_t>(result);
+        ++counters_.spliced_blocks;
+    } else if (op == Op::SpliceOut && result > 0) {
+        k.in_pipe -= static_cast<size_t>(result);
+    } else if (op == Op::SpliceOut && result == -EAGAIN) {
+        // The socket is non-blocking and its buffer is full, and a splice, unlike a send, does not
+        // wait for room: a one-shot poll does, and the next splice follows it.
+        ++counters_.socket_full;
+        io_uring_prep_poll_add(queue(Op::Writable, c.fd.get(), c.generation), c.fd.get(), POLLOUT);
+        ++k.in_flight;
+        ++k.sending;
+    } else if (op == Op::Writable && result >= 0) {
+        // room again: settle() below splices the rest
+    } else if (op == Op::SpliceIn && result == 0) {
+        return close_client(k);  // the file shrank under us: the body cannot be finished
+    } else if (result != -ECANCELED) {
+        return close_client(k);  // EPIPE, ECONNRESET, an I/O error on the file
+    }
+    // ECANCELED: the link broke at a short first splice, or close_client() cancelled it.
+    if (!k.sending) settle(k);  // after the last of a linked pair
+}
+
+// A file's last byte has left the pipe: close the file, and keep the (empty) pipe for the next.
+void RingServer::done_with_file(Client& k) {
+    k.c.file = {};
+    if (!k.pipe) return;
+    if (spare_pipes_.size() < kSparePipes) spare_pipes_.push_back(std::move(k.pipe));
+    k.pipe = {};
 }
 
 // ---- closing ----------------------------------------------------------------------------------

@@ -43,9 +43,12 @@ struct RingOptions {
     // wake-ups under load, for a latency of up to that delay. 1: wake on the first, as epoll does.
     unsigned batch = 1;
     unsigned batch_delay_us = 50;
+    // Files go out through a pipe with two linked splices (file -> pipe -> socket), their pages
+    // never copied to us. false: each block is read into our memory and sent, as a copy.
+    bool splice = false;
 };
 
-// Adds --ring-entries, --ring-buffers and --ring-buffer-size to `cli`.
+// Adds --ring-entries, --ring-buffers, --ring-buffer-size, --batch, --batch-delay-us and --splice to `cli`.
 void add_ring_options(CLI::App& cli, RingOptions& options);
 
 class RingServer {
@@ -66,13 +69,19 @@ public:
         size_t empty_wakeups = 0;  // always 0: a multishot accept completes only with a client
         size_t out_of_buffers = 0;  // receives that ended with ENOBUFS, and were armed again
         size_t rearmed = 0;         // multishot receives armed again after they ended
+        size_t spliced_blocks = 0;  // --splice: file blocks moved into a pipe
+        size_t socket_full = 0;     // --splice: splices to a full socket, retried once it had room
     };
     const Counters& counters() const { return counters_; }
 
 private:
     // What an operation was, kept in its user_data with the connection's fd and generation.
-    enum class Op : uint8_t { Accept, AcceptPause, Waker, Receive, Send, FileRead, Cancel };
+    enum class Op : uint8_t { Accept, AcceptPause, Waker, Receive, Send, FileRead, SpliceIn, SpliceOut, Writable, Cancel };
     struct Client;
+    struct Pipe {
+        Fd read, write;
+        explicit operator bool() const { return static_cast<bool>(read); }
+    };
 
     void run_once();
     void on_completion(const io_uring_cqe& cqe);
@@ -80,6 +89,7 @@ private:
     void on_receive(Client& k, const io_uring_cqe& cqe);
     void on_sent(Client& k, int result);
     void on_file_read(Client& k, int result);
+    void on_spliced(Client& k, Op op, int result);
 
     void arm_accept();
     void pause_accepting();
@@ -92,6 +102,8 @@ private:
     void borrow_output(Connection& c);
     void return_output(Connection& c);
     void send_next(Client& k);
+    bool splice_next(Client& k);
+    void done_with_file(Client& k);
     void settle(Client& k);
     void close_client(Client& k);
     void forget(Client& k);
@@ -118,6 +130,8 @@ private:
     Clock::duration batch_delay_;
     std::vector<std::unique_ptr<Client>> by_fd_;
     std::vector<std::string> spare_;  // emptied output buffers, for the next answers
+    bool splice_;
+    std::vector<Pipe> spare_pipes_;   // --splice: emptied pipes, for the next files
     size_t count_ = 0;
     uint32_t next_generation_ = 1;
     struct Waker {

@@ -10,7 +10,8 @@
 # Part 2, pipelining: the same with 1, 4 and 16 requests in flight per connection. More requests
 #   arrive per wake-up, so every loop's calls per request fall; the question is by how much.
 # Part 3, 1 MiB files against chapter 07's sendfile, with 50 connections and with one: io_uring has
-#   no sendfile, so 10 reads each 64 KiB block into memory and sends it.
+#   no sendfile, so 10 reads each 64 KiB block into memory and sends it, or with --splice moves it
+#   through a pipe (file -> pipe -> socket, two linked splices) without a copy.
 # Part 4, memory per idle connection, 10 against 05: a connection waiting for a request holds no
 #   receive buffer in either.
 # The ring features the kernel gave are printed first; the targets are printed against what was
@@ -43,11 +44,13 @@ cat "$LAB_WWW/1m.bin" >/dev/null  # in the page cache before any run
 # 10 twice: waking on the first completion, as epoll does, and sleeping until 32 are ready or
 # 200 us have passed (--batch), which epoll cannot ask for. The second trades latency for CPU.
 batched=(--batch 32 --batch-delay-us 200)
-start_peer() {  # "10-io-uring", "10-io-uring --batch", "05-epoll", "05-epoll --edge", "07-sendfile" or "nginx 1"
+start_peer() {  # "10-io-uring", "10-io-uring --batch", "10-io-uring --splice", "05-epoll", "05-epoll --edge", "07-sendfile" or "nginx 1"
   case $1 in
     10-io-uring) server_start 10-io-uring --workers 1 --root "$LAB_WWW" ;;
     "10-io-uring --batch") server_start 10-io-uring --workers 1 --root "$LAB_WWW" "${batched[@]}"
                            SERVER_NAME="10-io-uring --batch 32" ;;
+    "10-io-uring --splice") server_start 10-io-uring --workers 1 --root "$LAB_WWW" --splice
+                            SERVER_NAME="10-io-uring --splice" ;;
     07-sendfile) server_start 07-sendfile --workers 1 --root "$LAB_WWW" ;;
     *) server_start $1 ;;
   esac
@@ -98,7 +101,7 @@ done
 # Files: 50 connections, and one connection alone, where a stream of large writes leaves a ring
 # nothing to batch and chapter 07's sendfile copies nothing.
 for round in $(seq "$file_rounds"); do
-  for peer in "10-io-uring" "07-sendfile"; do
+  for peer in "10-io-uring" "10-io-uring --splice" "07-sendfile"; do
     start_peer "$peer"
     measure "1 MiB files (round $round)" --series files -- --connections 50 --path /1m.bin
     [[ $round == 1 ]] && measure "1 MiB files, one connection" --series "one stream" -- --connections 1 --path /1m.bin

@@ -9,7 +9,7 @@ namespace one {
 
 void add_server_options(CLI::App& cli, ServerOptions& o, int default_port) {
     o.port = default_port;
-    cli.add_option("--host", o.host, "IPv4 address to listen on")->capture_default_str();
+    cli.add_option("--host", o.host, "address to listen on: IPv4, or IPv6 (::1; :: takes IPv4 clients too)")->capture_default_str();
     cli.add_option("--port", o.port, "TCP port; 0 lets the kernel pick a free one")
         ->capture_default_str()
         ->check(CLI::Range(0, 65535));

@@ -46,14 +46,35 @@ IoResult write_all(int fd, std::span<const char> bytes) {
     return {total, 0};
 }
 
-static sockaddr_in resolve_ipv4(const std::string& host, int port) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
+SocketAddress parse_address(const std::string& host, int port) {
+    SocketAddress address;
     std::string name = host == "localhost" ? "127.0.0.1" : host;
-    if (::inet_pton(AF_INET, name.c_str(), &addr.sin_addr) != 1)
-        throw std::system_error(EINVAL, std::generic_category(), "not an IPv4 address: " + host);
-    return addr;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
+    if (::inet_pton(AF_INET, name.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(static_cast<uint16_t>(port));
+        address.length = sizeof *v4;
+    } else if (::inet_pton(AF_INET6, name.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(static_cast<uint16_t>(port));
+        address.length = sizeof *v6;
+    } else {
+        throw std::system_error(EINVAL, std::generic_category(), "not an IPv4 or IPv6 address: " + host);
+    }
+    return address;
+}
+
+std::string format_address(const sockaddr* address, bool with_port) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (address->sa_family == AF_INET6) {
+        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
+        ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+        return with_port ? "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port)) : text;
+    }
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
+    ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+    return with_port ? std::string(text) + ":" + std::to_string(ntohs(v4->sin_port)) : text;
 }
 
 static void set_int_option(int fd, int level, int name, int value, const char* what) {
@@ -62,25 +83,43 @@ static void set_int_option(int fd, int level, int name, int value, const char* w
 
 Fd listen_tcp(const std::string& host, int port, int backlog, bool reuseport) {
     if (port < 0 || port > 65535) throw std::system_error(EINVAL, std::generic_category(), "port out of range");
-    sockaddr_in addr = resolve_ipv4(host, port);
-    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    SocketAddress address = parse_address(host, port);
+    bool ipv6 = address.family() == AF_INET6;
+    std::string where = format_address(address.get());
+    Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd && ipv6 && errno == EAFNOSUPPORT) throw_errno("IPv6 is not available on this machine (--host " + host + ")");
     if (!fd) throw_errno("socket");
     // Without SO_REUSEADDR a restarted server cannot bind while old connections sit in TIME_WAIT.
     set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
     if (reuseport) set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-        throw_errno("bind " + host + ":" + std::to_string(port));
+    // "::" takes IPv4 clients too (as ::ffff:a.b.c.d) unless the socket is IPv6-only, whose
+    // default is the sysctl net.ipv6.bindv6only: set it either way, so --host means one thing.
+    if (ipv6) set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, host != "::", "IPV6_V6ONLY");
+    if (::bind(fd.get(), address.get(), address.length) < 0) {
+        if (ipv6 && errno == EADDRNOTAVAIL) throw_errno("IPv6 is not available on this machine: bind " + where);
+        throw_errno("bind " + where);
+    }
     if (::listen(fd.get(), backlog) < 0) throw_errno("listen");
     return fd;
 }
 
 std::string local_address(int fd) {
-    sockaddr_in addr{};
-    socklen_t len = sizeof addr;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) < 0) throw_errno("getsockname");
-    char text[INET_ADDRSTRLEN] = {};
-    ::inet_ntop(AF_INET, &addr.sin_addr, text, sizeof text);
-    return std::string(text) + ":" + std::to_string(ntohs(addr.sin_port));
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) throw_errno("getsockname");
+    return format_address(reinterpret_cast<sockaddr*>(&address));
+}
+
+std::string peer_address(int fd, bool with_port) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) return "unknown";
+    return format_address(reinterpret_cast<sockaddr*>(&address), with_port);
+}
+
+int local_port(int fd) {
+    std::string address = local_address(fd);
+    return std::stoi(address.substr(address.rfind(':') + 1));
 }
 
 void set_nonblocking(int fd) {

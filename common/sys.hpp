@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <utility>
 
@@ -64,12 +65,31 @@ IoResult write_some(int fd, std::span<const char> bytes);
 // Writes everything on a blocking socket; stops at the first error (including a send timeout).
 IoResult write_all(int fd, std::span<const char> bytes);
 
+// An IPv4 or IPv6 address with a port, in the form bind() and connect() take.
+struct SocketAddress {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    int family() const { return storage.ss_family; }
+    const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+// "127.0.0.1", "localhost", "::1", "::" (no names looked up: a server is told where to listen).
+// Throws std::system_error (EINVAL) for anything else.
+SocketAddress parse_address(const std::string& host, int port);
+
+// "127.0.0.1:43210", or "[::1]:43210" for IPv6, as a URL writes them; without the port when asked.
+std::string format_address(const sockaddr* address, bool with_port = true);
+
 // A listening TCP socket on host:port (port 0 lets the kernel choose). SO_REUSEADDR always,
-// SO_REUSEPORT when asked. Throws std::system_error on failure.
+// SO_REUSEPORT when asked. "::" listens on IPv6 and IPv4 both; "::1" on IPv6 alone. Throws
+// std::system_error on failure, saying so plainly when the machine has no IPv6.
 Fd listen_tcp(const std::string& host, int port, int backlog = 4096, bool reuseport = false);
 
-// The address and port a socket is bound to, as "127.0.0.1:43210".
+// The address and port a socket is bound to, and those of its peer, as format_address() writes them.
 std::string local_address(int fd);
+std::string peer_address(int fd, bool with_port = true);
+// The port a socket is bound to.
+int local_port(int fd);
 
 void set_nonblocking(int fd);
 void set_nodelay(int fd);

@@ -27,8 +27,7 @@ inline std::vector<Fd> open_listeners(const ServerOptions& options, int count) {
     int port;
     {
         Fd probe = listen_tcp(options.host, options.port, 1, false);
-        std::string address = local_address(probe.get());
-        port = std::stoi(address.substr(address.rfind(':') + 1));  // --port 0: the port the kernel chose
+        port = local_port(probe.get());  // --port 0: the port the kernel chose
     }
     std::vector<Fd> listeners;
     for (int i = 0; i < count; ++i) listeners.push_back(listen_tcp(options.host, port, 4096, count > 1));

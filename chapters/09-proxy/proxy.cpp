@@ -603,12 +603,8 @@ std::string Proxy::client_address(int fd, uint32_t generation) {
     if (peers_.size() <= n) peers_.resize(n + 1);
     auto& [known, address] = peers_[n];
     if (known == generation) return address;
-    sockaddr_in peer{};
-    socklen_t len = sizeof peer;
-    char text[INET_ADDRSTRLEN] = "unknown";
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0) ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
     known = generation;
-    address = text;
+    address = peer_address(fd, false);  // "::1" for an IPv6 client: X-Forwarded-For takes it bare
     return address;
 }
 

@@ -79,7 +79,7 @@ TEST_SUITE("event_server") {
 
 TEST_CASE("an event for a closed connection is not delivered to the new one on the same fd") {
     Fd listener = listen_tcp("127.0.0.1", 0);
-    int port = std::stoi(local_address(listener.get()).substr(10));
+    int port = local_port(listener.get());
     ScriptedPoller poller;
     App app("test", "test");
     EventServer server(std::move(listener), poller, app, ServerOptions{}, EventOptions{});

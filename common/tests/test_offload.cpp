@@ -75,7 +75,7 @@ http::Response text(std::string body) {
 
 struct Bench {
     Fd listener = listen_tcp("127.0.0.1", 0);
-    int port = std::stoi(local_address(listener.get()).substr(10));
+    int port = local_port(listener.get());
     EpollPoller poller{false};
     App app{"test", "test"};
     FakeDoor door;

@@ -38,14 +38,14 @@ static bool set_rcvbuf(int fd, int bytes) {
     return ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) == 0;
 }
 
-Fd start_connect(const sockaddr_in& server, uint32_t source, int rcvbuf, int& err) {
-    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+Fd start_connect(const SocketAddress& server, uint32_t source, int rcvbuf, int& err) {
+    Fd fd(::socket(server.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd || (source != 0 && !bind_source(fd.get(), source)) || (rcvbuf > 0 && !set_rcvbuf(fd.get(), rcvbuf))) {
         err = errno;
         return Fd();
     }
     set_nodelay(fd.get());  // a request goes out whole; Nagle would hold the next one back
-    int rc = retry_eintr([&] { return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&server), sizeof server); });
+    int rc = retry_eintr([&] { return ::connect(fd.get(), server.get(), server.length); });
     err = rc == 0 ? 0 : errno;
     if (rc != 0 && err != EINPROGRESS) return Fd();
     return fd;

@@ -21,7 +21,7 @@ sockaddr_in ipv4_address(uint32_t host_order_address, int port);
 // `rcvbuf` > 0 sets SO_RCVBUF before connect(), as it must be: the SYN announces the window scale
 // it allows, and a buffer set by hand is no longer grown by the kernel's autotuning.
 // On failure returns an empty Fd and sets `err`; EINPROGRESS is not a failure.
-Fd start_connect(const sockaddr_in& server, uint32_t source, int rcvbuf, int& err);
+Fd start_connect(const SocketAddress& server, uint32_t source, int rcvbuf, int& err);
 
 // Closes with an RST instead of a FIN (SO_LINGER 0), so the port is free at once rather than
 // held in TIME_WAIT for a minute.

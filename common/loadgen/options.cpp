@@ -80,8 +80,8 @@ CLI::Option* add_mix(CLI::App& cli, Options& o) {
 }
 
 void add_request(CLI::App& cli, Options& o) {
-    auto* target = cli.add_option("--target", o.target, "HOST:PORT, instead of --host and --port");
-    cli.add_option("--host", o.host, "server address (loopback only)")->capture_default_str()->excludes(target);
+    auto* target = cli.add_option("--target", o.target, "HOST:PORT ([::1]:PORT for IPv6), instead of --host and --port");
+    cli.add_option("--host", o.host, "server address: 127.0.0.0/8 or ::1 (loopback only)")->capture_default_str()->excludes(target);
     cli.add_option("--port", o.port, "server port")->capture_default_str()->check(CLI::Range(1, 65535))->excludes(target);
     auto* path = cli.add_option("--path", o.path, "request target")->capture_default_str();
     auto* method = cli.add_option("--method", o.method, "request method")->capture_default_str();
@@ -110,9 +110,14 @@ void check_target(Options& o) {
             fail("--target", "bad port in '" + o.target + "'");
         }
     }
+    if (o.host.size() > 2 && o.host.front() == '[' && o.host.back() == ']') o.host = o.host.substr(1, o.host.size() - 2);
+    if (o.host == "::1") {  // IPv6 has one loopback address
+        if (!o.source_ips_text.empty()) fail("--source-ips", "IPv4 source addresses cannot reach the IPv6 server ::1");
+        return;
+    }
     uint32_t address = 0;
-    if (!parse_ipv4(o.host, address)) fail("--target", "'" + o.host + "' is not an IPv4 address");
-    if (!is_loopback(address)) fail("--target", o.host + " is not a loopback address (127.0.0.0/8): loadgen only loads this machine");
+    if (!parse_ipv4(o.host, address)) fail("--target", "'" + o.host + "' is not an IPv4 address, nor ::1");
+    if (!is_loopback(address)) fail("--target", o.host + " is not a loopback address (127.0.0.0/8 or ::1): loadgen only loads this machine");
     o.host = format_ipv4(address);
 }
 
@@ -148,6 +153,11 @@ bool parse_ipv4(const std::string& text, uint32_t& address) {
     if (::inet_pton(AF_INET, text == "localhost" ? "127.0.0.1" : text.c_str(), &addr) != 1) return false;
     address = ntohl(addr.s_addr);
     return true;
+}
+
+std::string host_and_port(const Options& o) {
+    bool ipv6 = o.host.find(':') != std::string::npos;
+    return (ipv6 ? "[" + o.host + "]" : o.host) + ":" + std::to_string(o.port);
 }
 
 std::string format_ipv4(uint32_t address) {

@@ -59,6 +59,9 @@ std::vector<uint32_t> parse_source_ips(const std::string& text);
 bool parse_ipv4(const std::string& text, uint32_t& address);
 std::string format_ipv4(uint32_t address);
 
+// "127.0.0.1:8001", or "[::1]:8001": host and port as a URL (and a Host header) writes them.
+std::string host_and_port(const Options& o);
+
 // How many idle connections the descriptor limit leaves room for, and the sentence that says so.
 struct FdBudget {
     int idle = 0;            // idle connections to open

@@ -127,7 +127,7 @@ void print_summary(std::FILE* out, const Report& r) {
     const Stats& s = *r.stats;
     const Histogram& h = s.latency_us;
     std::string what = o.mix.empty() ? o.method + " " + o.path : "mix of " + std::to_string(o.mix.size()) + " entries";
-    std::fprintf(out, "target:      %s:%d %s (expect %d)\n", o.host.c_str(), o.port, what.c_str(), o.expect_status);
+    std::fprintf(out, "target:      %s %s (expect %d)\n", host_and_port(o).c_str(), what.c_str(), o.expect_status);
     if (o.open_loop())
         std::fprintf(out, "mode:        open loop at %.0f req/s over %d connections, pipeline %d, %d thread(s)\n", o.rate,
                      o.connections, o.pipeline, o.threads);
@@ -159,7 +159,7 @@ std::string to_json(const Report& r) {
     const Stats& s = *r.stats;
     auto n = [](auto v) { return std::to_string(v); };
     bool mixed = !o.mix.empty();
-    std::string j = "{\"tool\":\"loadgen\",\"target\":" + json_string(o.host + ":" + n(o.port));
+    std::string j = "{\"tool\":\"loadgen\",\"target\":" + json_string(host_and_port(o));
     j += ",\"path\":" + json_string(mixed ? "mix" : o.path) + ",\"method\":" + json_string(mixed ? "" : o.method);
     j += ",\"mode\":\"" + mode_of(o) + "\",\"connections\":" + n(o.connections) + ",\"pipeline\":" + n(o.pipeline);
     j += ",\"rate\":" + format("%.6g", o.rate) + ",\"threads\":" + n(o.threads);

@@ -16,7 +16,7 @@ constexpr int kIdleWave = 256;                   // idle connections opening at 
                                                  // server's accept queue is not flooded into SYN retries
 
 std::string build_request(const Options& o, const MixEntry& e) {
-    std::string r = e.method + " " + e.path + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) + "\r\n";
+    std::string r = e.method + " " + e.path + " HTTP/1.1\r\nHost: " + host_and_port(o) + "\r\n";
     if (!e.body.empty() || e.method == "POST" || e.method == "PUT")
         r += "Content-Type: application/octet-stream\r\nContent-Length: " + std::to_string(e.body.size()) + "\r\n";
     if (o.close_each) r += "Connection: close\r\n";  // the server closes after answering; we reconnect
@@ -37,9 +37,7 @@ Worker::Worker(const Options& options, SharedRun& run, const Share& share)
     : options_(options), run_(run), share_(share), epoll_(::epoll_create1(EPOLL_CLOEXEC)),
       read_buf_(kReadBufBytes), events_(kEventBatch) {
     if (!epoll_) throw_errno("epoll_create1");
-    uint32_t host = 0;
-    parse_ipv4(options.host, host);
-    server_ = ipv4_address(host, options.port);
+    server_ = parse_address(options.host, options.port);
     MixEntry first = batch_entry(options);
     std::string request = build_request(options, first);
     request_len_ = request.size();

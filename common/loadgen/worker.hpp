@@ -113,7 +113,7 @@ private:
     SharedRun& run_;
     Share share_;
     Fd epoll_;
-    sockaddr_in server_{};
+    SocketAddress server_;
     std::string batch_;          // options_.pipeline copies of the request, back to back
     size_t request_len_ = 0;
     bool head_request_ = false;            // the batch's request is a HEAD

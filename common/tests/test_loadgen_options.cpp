@@ -98,6 +98,19 @@ TEST_SUITE("loadgen options") {
                              CLI::ValidationError);
     }
 
+    TEST_CASE("IPv6: ::1 by --host or as [::1]:PORT, written in brackets where a URL needs them") {
+        Options o = parse("--target [::1]:9000");
+        CHECK(o.host == "::1");
+        CHECK(o.port == 9000);
+        CHECK(host_and_port(o) == "[::1]:9000");
+        CHECK(host_and_port(parse("--port 8001")) == "127.0.0.1:8001");
+        CHECK(parse("--host ::1").host == "::1");
+        CHECK_THROWS_WITH_AS(parse("--host ::1 --source-ips 127.0.0.1-127.0.0.2"), doctest::Contains("--source-ips"),
+                             CLI::ValidationError);
+        CHECK_THROWS_AS(parse("--target [2001:db8::1]:80"), CLI::ValidationError);  // not loopback
+        CHECK_THROWS_AS(parse("--host ::"), CLI::ValidationError);
+    }
+
     TEST_CASE("targets: loopback only, HOST:PORT, not together with --host or --port") {
         CHECK_THROWS_AS(parse("--target 10.1.2.3:80"), CLI::ValidationError);
         CHECK_THROWS_AS(parse("--host 192.168.1.1"), CLI::ValidationError);

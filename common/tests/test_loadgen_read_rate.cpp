@@ -219,7 +219,7 @@ TEST_SUITE("loadgen read rate") {
 
     TEST_CASE("--rcvbuf: the socket's receive buffer is set before connect") {
         BigAnswerServer server;  // its thread waits for a connection: give it one
-        sockaddr_in address = ipv4_address(INADDR_LOOPBACK, server.port);
+        SocketAddress address = parse_address("127.0.0.1", server.port);
         int err = 0;
         Fd fd = start_connect(address, 0, 8192, err);
         REQUIRE(fd);

@@ -53,6 +53,15 @@ for dir in chapters/[0-9][0-9]-*/; do
     backend=(--backend "$BUILD/bin/$(grep -v '^#' "$dir/suite.backend" | head -n1)")
   fi
   run "$chapter: shared suite" "$BUILD/bin/blackbox" --server "$BUILD/bin/$chapter" "${skip[@]}" "${backend[@]}"
+  # The suite once more over IPv6 for one blocking chapter and one event loop: the address family
+  # is common code (common/sys.cpp), and the process suite starts every chapter on ::1 and on ::.
+  if [[ $chapter == 02-threads || $chapter == 05-epoll ]]; then
+    if grep -qi '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then
+      run "$chapter over IPv6: shared suite" "$BUILD/bin/blackbox" --server "$BUILD/bin/$chapter" --host ::1 "${skip[@]}"
+    else
+      printf '%-40s skipped: this machine has no IPv6 loopback address (::1)\n' "$chapter over IPv6"
+    fi
+  fi
   # suite.variants: one line of server options per extra run of the suite (05's --edge, 06's --workers 1),
   # skipping only what suite.variants.skip names: what no configuration of the chapter can do
   variant_skip=()

@@ -8,10 +8,6 @@
 #include <algorithm>
 #include <cctype>
 #include <csignal>
-#include <cstddef>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <filesystem>
 #include <fstream>
@@ -71,37 +67,6 @@ long fds_back_to(const ServerProcess& server, long want) {
     return now;
 }
 
-// Runs the binary under test with `args` under a seccomp filter that fails io_uring_setup with
-// `error`, as a container runtime's default profile does (Docker's answers EPERM to every call it
-// does not list). Returns the exit status; `output` gets what it printed.
-int run_without_io_uring(int error, const std::string& args, std::string& output) {
-    int out[2];
-    REQUIRE(pipe(out) == 0);
-    pid_t child = fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        dup2(out[1], STDOUT_FILENO);
-        dup2(out[1], STDERR_FILENO);
-        sock_filter filter[] = {
-            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | static_cast<unsigned>(error)),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        };
-        sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) _exit(100);
-        execl("/bin/sh", "sh", "-c", ("exec timeout 10 " + server_binary() + " " + args).c_str(), nullptr);
-        _exit(101);
-    }
-    close(out[1]);
-    char chunk[4096];
-    for (ssize_t n; (n = read(out[0], chunk, sizeof chunk)) > 0;) output.append(chunk, static_cast<size_t>(n));
-    close(out[0]);
-    int status = 0;
-    waitpid(child, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 }  // namespace
 
 TEST_SUITE("10-io-uring") {
@@ -120,7 +85,7 @@ TEST_CASE("without io_uring (a seccomp filter, as in a container) it says why in
         CAPTURE(error);
         for (const char* args : {"--probe", "--port 0"}) {
             std::string output;
-            CHECK(run_without_io_uring(error, args, output) == 3);
+            CHECK(run_binary_refused(__NR_io_uring_setup, error, args, output) == 3);
             CAPTURE(output);
             CHECK(output.find("io_uring unavailable: ") == 0);
             CHECK(output.find("seccomp") != std::string::npos);

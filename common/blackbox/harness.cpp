@@ -10,15 +10,19 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstddef>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <memory>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -29,6 +33,7 @@ namespace one::test {
 namespace {
 
 std::string g_server_binary;
+std::string g_host = "127.0.0.1";  // where the server under test listens and clients connect: --host
 std::vector<std::string> g_server_args;
 std::vector<std::string> g_backend;  // --backend: binary, then its options
 
@@ -53,7 +58,9 @@ long status_field(pid_t pid, std::string_view field) {
         rlimit lim{static_cast<rlim_t>(spec.address_space), static_cast<rlim_t>(spec.address_space)};
         setrlimit(RLIMIT_AS, &lim);
     }
-    std::vector<std::string> words = {spec.binary.empty() ? g_server_binary : spec.binary, "--host", "127.0.0.1", "--port", "0"};
+    // A backend (spec.binary) stays on IPv4: chapter 09's --upstream takes IPv4 addresses.
+    std::string host = !spec.host.empty() ? spec.host : spec.binary.empty() ? g_host : "127.0.0.1";
+    std::vector<std::string> words = {spec.binary.empty() ? g_server_binary : spec.binary, "--host", host, "--port", "0"};
     if (spec.binary.empty()) words.insert(words.end(), g_server_args.begin(), g_server_args.end());
     words.insert(words.end(), spec.args.begin(), spec.args.end());
     std::vector<char*> argv;
@@ -64,8 +71,9 @@ long status_field(pid_t pid, std::string_view field) {
     _exit(127);
 }
 
-// Reads the server's first line, "listening on 127.0.0.1:PORT", within 10 s; returns PORT or 0.
-int read_port(int stdout_fd) {
+// Reads the server's first line, "listening on 127.0.0.1:PORT" (or "[::1]:PORT"), within 10 s,
+// into `line`; returns PORT or 0.
+int read_port(int stdout_fd, std::string& line) {
     std::string text;
     auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (text.find('\n') == std::string::npos && std::chrono::steady_clock::now() < give_up) {
@@ -76,6 +84,7 @@ int read_port(int stdout_fd) {
         if (n <= 0) break;
         text.append(chunk, static_cast<size_t>(n));
     }
+    line = text.substr(0, text.find('\n'));
     size_t colon = text.rfind(':', text.find('\n'));
     if (text.rfind("listening on ", 0) != 0 || colon == std::string::npos) return 0;
     return std::atoi(text.c_str() + colon + 1);
@@ -86,6 +95,8 @@ int read_port(int stdout_fd) {
 const std::string& server_binary() { return g_server_binary; }
 void set_server_binary(std::string path) { g_server_binary = std::move(path); }
 void add_server_arg(std::string arg) { g_server_args.push_back(std::move(arg)); }
+void set_server_host(std::string host) { g_host = std::move(host); }
+const std::string& server_host() { return g_host; }
 void set_backend_command(std::string command) {
     std::istringstream words(command);
     g_backend.clear();
@@ -113,7 +124,7 @@ ServerProcess::ServerProcess(ServerSpec spec) {
     pid_ = fork();
     if (pid_ == 0) exec_server(spec, out[1], log_path_);
     ::close(out[1]);
-    port_ = read_port(out[0]);
+    port_ = read_port(out[0], listening_);
     ::close(out[0]);  // the servers ignore SIGPIPE, so later prints to stdout cannot hurt them
     if (port_ == 0) throw std::runtime_error("server did not print 'listening on': " + log());
 }
@@ -175,19 +186,22 @@ long ServerProcess::tree_sum(const std::function<long(pid_t)>& of_one) const {
     return total;
 }
 
-// The inode of the socket bound to 127.0.0.1:`local` with peer 127.0.0.1:`remote`, or 0.
+// The inode of the loopback socket with local port `local` and peer port `remote`, or 0. IPv6
+// sockets are listed apart, in tcp6, with 32 hex digits for an address where tcp has 8.
 static unsigned long tcp_inode(int local, int remote) {
-    std::ifstream in("/proc/net/tcp");
-    std::string line;
-    std::getline(in, line);  // the header
-    while (std::getline(in, line)) {
-        unsigned long local_ip, remote_ip, inode = 0;
-        unsigned local_port, remote_port;
-        // "  sl  local_address rem_address   st tx_queue:rx_queue tr:tm->when retrnsmt   uid  timeout inode"
-        if (std::sscanf(line.c_str(), " %*d: %lx:%x %lx:%x %*x %*x:%*x %*x:%*x %*x %*d %*d %lu", &local_ip, &local_port,
-                        &remote_ip, &remote_port, &inode) == 5 &&
-            static_cast<int>(local_port) == local && static_cast<int>(remote_port) == remote)
-            return inode;
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line);  // the header
+        while (std::getline(in, line)) {
+            unsigned long inode = 0;
+            unsigned local_port, remote_port;
+            // "  sl  local_address rem_address   st tx_queue:rx_queue tr:tm->when retrnsmt   uid  timeout inode"
+            if (std::sscanf(line.c_str(), " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %*x %*x:%*x %*x:%*x %*x %*d %*d %lu",
+                            &local_port, &remote_port, &inode) == 3 &&
+                static_cast<int>(local_port) == local && static_cast<int>(remote_port) == remote)
+                return inode;
+        }
     }
     return 0;
 }
@@ -269,13 +283,11 @@ std::string Reply::header(std::string_view name) const {
     return "";
 }
 
-Client::Client(int port, int timeout_ms) : timeout_ms_(timeout_ms) {
-    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) fd_ = std::move(fd);
+Client::Client(int port, int timeout_ms, const std::string& host) : timeout_ms_(timeout_ms) {
+    std::string to = host.empty() ? g_host : host;
+    SocketAddress server = parse_address(to == "::" ? "::1" : to, port);
+    Fd fd(::socket(server.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(fd.get(), server.get(), server.length) == 0) fd_ = std::move(fd);
     set_io_timeout(fd_.get(), timeout_ms);
 }
 
@@ -295,11 +307,7 @@ bool Client::has_bytes() {
     return retry_eintr([&] { return poll(&p, 1, 0); }) > 0;
 }
 
-int Client::local_port() const {
-    sockaddr_in addr{};
-    socklen_t len = sizeof addr;
-    return getsockname(fd(), reinterpret_cast<sockaddr*>(&addr), &len) == 0 ? ntohs(addr.sin_port) : -1;
-}
+int Client::local_port() const { return one::local_port(fd()); }
 
 bool Client::fill() {
     pollfd p{fd(), POLLIN, 0};
@@ -425,6 +433,43 @@ int run_binary(const std::string& args, std::string& output) {
     char chunk[4096];
     while (size_t n = fread(chunk, 1, sizeof chunk, pipe.get())) output.append(chunk, n);
     int status = pclose(pipe.release());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int run_binary_refused(long syscall, int error, const std::string& args, std::string& output, long first_arg) {
+    std::string command = "exec timeout 10 " + server_binary() + " " + args;
+    if (!g_backend.empty()) command += " --upstream 127.0.0.1:9";
+    int out[2];
+    REQUIRE(pipe(out) == 0);
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        dup2(out[1], STDERR_FILENO);
+        auto call = static_cast<unsigned>(syscall);
+        sock_filter refuse = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | static_cast<unsigned>(error));
+        sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        std::vector<sock_filter> filter = {BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr))};
+        if (first_arg < 0) {
+            filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, call, 0, 1));
+        } else {  // the low 32 bits of args[0], which is where a little-endian machine keeps them
+            filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, call, 0, 3));
+            filter.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])));
+            filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<unsigned>(first_arg), 0, 1));
+        }
+        filter.push_back(refuse);
+        filter.push_back(allow);
+        sock_fprog program{static_cast<unsigned short>(filter.size()), filter.data()};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) _exit(100);
+        execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
+        _exit(101);
+    }
+    close(out[1]);
+    char chunk[4096];
+    for (ssize_t n; (n = read(out[0], chunk, sizeof chunk)) > 0;) output.append(chunk, static_cast<size_t>(n));
+    close(out[0]);
+    int status = 0;
+    waitpid(child, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

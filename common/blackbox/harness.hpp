@@ -41,11 +41,17 @@ class Client;
 // first, and is told --upstream 127.0.0.1:PORT.
 void set_backend_command(std::string command);
 
+// Where the server under test listens and the clients connect: 127.0.0.1 unless the runner was
+// given --host (::1 runs the suite over IPv6). Backends stay on 127.0.0.1.
+void set_server_host(std::string host);
+const std::string& server_host();
+
 struct ServerSpec {
-    std::vector<std::string> args;  // beyond --host 127.0.0.1 --port 0
+    std::vector<std::string> args;  // beyond --host 127.0.0.1 (or server_host()) --port 0
     long fd_limit = 0;              // RLIMIT_NOFILE for the server; 0 leaves it alone
     long address_space = 0;         // RLIMIT_AS in bytes; 0 leaves it alone
     std::string binary = {};        // empty: the binary under test, with every --server-arg
+    std::string host = {};          // --host; empty: server_host()
 };
 
 // A server started for one test. The destructor fails the test if the server died on its own or a
@@ -58,6 +64,7 @@ public:
     ServerProcess& operator=(const ServerProcess&) = delete;
 
     int port() const { return port_; }
+    const std::string& listening() const { return listening_; }  // its first line: "listening on ..."
     pid_t pid() const { return pid_; }
     bool alive() const;
     // What /proc says, summed over the server and its child processes (chapter 06's workers), so
@@ -87,6 +94,7 @@ private:
     mutable int exit_status_ = 0;
     bool exit_expected_ = false;
     int port_ = 0;
+    std::string listening_;
     std::string log_path_;
     std::unique_ptr<ServerProcess> backend_;  // --backend: stopped after this server
 };
@@ -103,7 +111,7 @@ struct Reply {
 // One TCP connection to the server, with blocking I/O bounded by a timeout so no test can hang.
 class Client {
 public:
-    explicit Client(int port, int timeout_ms = 5000);
+    explicit Client(int port, int timeout_ms = 5000, const std::string& host = {});  // host: server_host()
     int fd() const { return fd_.get(); }
     bool connected() const { return static_cast<bool>(fd_); }
 
@@ -147,5 +155,11 @@ Reply exchange(int port, std::string_view bytes, bool head = false);
 // stdout), for flags and start-up messages. A binary that wrongly starts serving is ended after
 // 10 s (exit 124). Returns its exit code (-1 if a signal ended it) and puts what it printed in `output`.
 int run_binary(const std::string& args, std::string& output);
+
+// Runs the binary under test as run_binary() does, under a seccomp filter that fails the system
+// call numbered `syscall` with `error`, or only those calls whose first argument is `first_arg`
+// when it is given: how a container's profile refuses io_uring_setup, or a kernel without IPv6
+// refuses socket(AF_INET6, ...). Chapter 09 is given an --upstream it never reaches.
+int run_binary_refused(long syscall, int error, const std::string& args, std::string& output, long first_arg = -1);
 
 }  // namespace one::test

@@ -1,5 +1,6 @@
 // The black-box test runner:
-//   blackbox --server build/bin/05-epoll [--server-arg --edge]... [--skip-file F] [--backend "BIN ARGS"] [doctest options]
+//   blackbox --server build/bin/05-epoll [--server-arg --edge]... [--skip-file F] [--backend "BIN ARGS"]
+//            [--host ::1] [doctest options]
 // A skip file lists the suite's tests a chapter's model cannot pass, one per line, as
 // "test case name: the reason" (or "suite NAME: the reason" for a whole test suite); each skip is
 // printed with its reason, never silently dropped.
@@ -22,10 +23,11 @@ int main(int argc, char** argv) {
         else if (arg == "--server-arg" && i + 1 < argc) one::test::add_server_arg(argv[++i]);
         else if (arg == "--skip-file" && i + 1 < argc) skip_file = argv[++i];
         else if (arg == "--backend" && i + 1 < argc) one::test::set_backend_command(argv[++i]);
+        else if (arg == "--host" && i + 1 < argc) one::test::set_server_host(argv[++i]);
         else rest.push_back(argv[i]);
     }
     if (one::test::server_binary().empty()) {
-        std::fprintf(stderr, "usage: %s --server PATH [--server-arg ARG]... [--skip-file FILE] [--backend \"PATH ARG...\"] [doctest options]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s --server PATH [--server-arg ARG]... [--skip-file FILE] [--backend \"PATH ARG...\"] [--host ADDRESS] [doctest options]\n", argv[0]);
         return 2;
     }
     doctest::Context context;

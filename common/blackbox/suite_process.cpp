@@ -3,10 +3,16 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cerrno>
 #include <memory>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 using namespace one::test;
 
@@ -45,8 +51,54 @@ TEST_CASE("a bad flag gets a clear message and a failing exit code") {
 TEST_CASE("a port already in use is a clear error") {
     ServerProcess first;
     std::string output;
-    CHECK(run_binary("--port " + std::to_string(first.port()), output) == 1);
+    CHECK(run_binary("--host " + server_host() + " --port " + std::to_string(first.port()), output) == 1);
     CHECK(output.find("Address already in use") != std::string::npos);
+}
+
+// True when this machine can listen on ::1 (IPv6 on, and on the loopback interface).
+static bool has_ipv6_loopback() {
+    int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in6 address{};
+    address.sin6_family = AF_INET6;
+    address.sin6_addr = in6addr_loopback;
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    return ok;
+}
+
+TEST_CASE("IPv6: --host ::1 listens on [::1]:PORT, --host :: takes IPv4 clients too") {
+    if (!has_ipv6_loopback()) {
+        MESSAGE("skipped: this machine has no IPv6 on its loopback interface");
+        return;
+    }
+    ServerSpec v6;
+    v6.host = "::1";
+    ServerProcess only6(v6);
+    CHECK(only6.listening() == "listening on [::1]:" + std::to_string(only6.port()));
+    Client client(only6.port(), 5000, "::1");
+    REQUIRE(client.send(get("/hello") + get("/hello")));  // keep-alive and pipelining, as over IPv4
+    CHECK(client.read_reply().body == "Hello, World!");
+    CHECK(client.read_reply().body == "Hello, World!");
+
+    v6.host = "::";
+    ServerProcess both(v6);
+    CHECK(both.listening() == "listening on [::]:" + std::to_string(both.port()));
+    CHECK(Client(both.port(), 5000, "::1").connected());
+    Client from_ipv4(both.port(), 5000, "127.0.0.1");
+    REQUIRE(from_ipv4.send(get("/hello")));
+    CHECK(from_ipv4.read_reply().body == "Hello, World!");
+}
+
+// A kernel booted without IPv6 refuses every AF_INET6 socket with EAFNOSUPPORT; the filter does
+// the same to the server alone.
+TEST_CASE("without IPv6, --host ::1 is one clear line and a failing exit code") {
+    std::string output;
+    CHECK(run_binary_refused(__NR_socket, EAFNOSUPPORT, "--host ::1 --port 0", output, AF_INET6) == 1);
+    CAPTURE(output);
+    CHECK(output.find("IPv6 is not available on this machine") != std::string::npos);
+    CHECK(std::count(output.begin(), output.end(), '\n') == 1);
+    CHECK(output.find("listening on") == std::string::npos);
 }
 
 }  // TEST_SUITE

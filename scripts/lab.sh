@@ -117,6 +117,21 @@ worker_counts() {
 lab_pin() { export LAB_PIN=1; echo "   pinned from here: $(lab pinning)"; }
 lab_unpin() { unset LAB_PIN; }
 
+# half_slowest LABEL SERVER...: half the lowest requests/s that row LABEL measured among the
+# SERVERs (one the lab did not run, such as a peer that is not installed, is left out). Flat out, a
+# faster server finds fewer requests waiting per wake-up and pays more per request for it; at one
+# rate for all, CPU per request compares the same work. Use as: rate=$(half_slowest ...) || exit 1
+half_slowest() {
+  local label=$1 lowest="" rps server
+  shift
+  for server in "$@"; do
+    rps=$(lab rps "$label" "$server" 2>/dev/null) || continue
+    if [[ -z $lowest ]] || ((rps < lowest)); then lowest=$rps; fi
+  done
+  [[ -n $lowest ]] || { echo "$0: no row '$label' for any of: $*" >&2; return 1; }
+  echo $((lowest / 2))
+}
+
 lab_report() {
   lab report --chapter "$LAB_CHAPTER" --lab "$LAB_NAME" --mode "$LAB_MODE" "$@"
 }

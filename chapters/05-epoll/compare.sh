@@ -66,12 +66,7 @@ done
 # above), open loop. Flat out, each server runs at its own rate, and the cost of a request depends
 # on the rate: the faster one often finds one request waiting, and pays a sleep and a wake-up for
 # it, while the slower finds several per wake-up. The CPU target is judged here.
-rate=$(lab rps "100 busy (round 1)" 05-epoll)
-if has_peer nginx >/dev/null; then
-  nginx_rate=$(lab rps "100 busy (round 1)" "nginx (1 worker)")
-  ((nginx_rate < rate)) && rate=$nginx_rate
-fi
-rate=$((rate / 2))
+rate=$(half_slowest "100 busy (round 1)" 05-epoll "nginx (1 worker)") || exit 1
 echo "   equal load: $rate requests/s for every server"
 for round in $(seq "$rounds"); do
   for peer in "05-epoll" "05-epoll --edge" "nginx 1"; do

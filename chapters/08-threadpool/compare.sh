@@ -91,9 +91,7 @@ for round in $(seq "$rounds"); do
     server_stop
   done
 done
-even=$(( $(lab rps "/hello flat out (round 1)" 07-sendfile) / 2 ))
-other=$(( $(lab rps "/hello flat out (round 1)" 08-threadpool) / 2 ))
-((other < even)) && even=$other
+even=$(half_slowest "/hello flat out (round 1)" 07-sendfile 08-threadpool) || exit 1
 echo "   equal load: $even requests/s for both"
 for round in $(seq "$rounds"); do
   for server in 07-sendfile 08-threadpool; do

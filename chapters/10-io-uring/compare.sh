@@ -71,14 +71,8 @@ for round in $(seq "$rounds"); do
   done
 done
 
-# One rate for all, half the slower of 05 and nginx flat out: flat out, a faster server finds fewer
-# requests waiting per wake-up and pays more per request for it; at one rate the comparison is fair.
-rate=$(lab rps "100 busy (round 1)" 05-epoll)
-if has_peer nginx >/dev/null; then
-  nginx_rate=$(lab rps "100 busy (round 1)" "nginx (1 worker)")
-  ((nginx_rate < rate)) && rate=$nginx_rate
-fi
-rate=$((rate / 2))
+# One rate for all, half the slower of 05 and nginx flat out (as in 05's lab, so the two compare).
+rate=$(half_slowest "100 busy (round 1)" 05-epoll "nginx (1 worker)") || exit 1
 echo "   equal load: $rate requests/s for every server"
 for round in $(seq "$rounds"); do
   for peer in "${peers[@]}"; do

@@ -58,6 +58,10 @@ io_uring_sqe* Ring::sqe() {
     return s;
 }
 
+void Ring::reserve(unsigned count) {
+    if (io_uring_sq_space_left(&ring_) < count) io_uring_submit(&ring_);
+}
+
 void Ring::submit_and_wait(unsigned count, Clock::duration timeout) {
     io_uring_cqe* cqe = nullptr;
     int r;

@@ -50,6 +50,9 @@ public:
 
     // A free submission slot. If the queue is full, what is queued goes to the kernel first.
     io_uring_sqe* sqe();
+    // Makes room for `count` slots in a row, submitting what is queued if there is not: a link
+    // (IOSQE_IO_LINK) holds only within one submission, so a linked pair must not be split.
+    void reserve(unsigned count);
     // Submits what is queued and waits for `count` completions, or until `timeout` has passed
     // (Clock::duration::max(): no limit), whichever comes first. One io_uring_enter: the wait's
     // timeout travels inside that call, not as an operation. With DEFER_TASKRUN the kernel does not

@@ -433,11 +433,13 @@ bool RingServer::splice_next(Client& k) {
         }
     }
     if (k.in_pipe == 0) {
-        // The pipe is empty, so filling it cannot block (a pipe holds 64 KiB, one block). The two
-        // splices are linked: the kernel starts the second when the first is done, without a turn
-        // of our loop in between. A short first one breaks the link (the second completes with
-        // ECANCELED), and the next turn sends what did reach the pipe.
+        // The pipe is empty, so filling it cannot block: a splice into a pipe without room for
+        // all of a block moves what fits (a pipe has 16 page slots, 64 KiB when pages are whole).
+        // The two splices are linked: the kernel starts the second when the first is done,
+        // without a turn of our loop in between. A short first one breaks the link (the second
+        // completes with ECANCELED), and the next turn sends what did reach the pipe.
         auto block = static_cast<unsigned>(std::min(kFileBlock, c.file.length));
+        ring_.reserve(2);  // both in one submission: a link does not reach across two
         io_uring_sqe* in = queue(Op::SpliceIn, fd, c.generation);
         io_uring_prep_splice(in, c.file.fd.get(), c.file.offset, k.pipe.write.get(), -1, block, 0);
         in->flags |= IOSQE_IO_LINK;
@@ -455,6 +457,10 @@ bool RingServer::splice_next(Client& k) {
 
 void RingServer::on_spliced(Client& k, Op op, int result) {
     Connection& c = k.c;
+    // Closing: a splice that was already running (a cancel does not stop it) or the tail of a
+    // link, which a cancel by the socket's fd cannot reach, may still come back with EAGAIN; a
+    // poll armed for it now would never be cancelled, and the client never freed.
+    if (k.closing) return;
     if (op == Op::SpliceIn && result > 0) {
         k.in_pipe += static_cast<size_t>(result);
         c.file.offset += result;
@@ -492,7 +498,9 @@ void RingServer::done_with_file(Client& k) {
 
 // The kernel may still hold operations that point into this client: cancel them all, and free
 // the client when the last one has come back (on_completion). Closing the descriptor first
-// would not stop them: a pending operation holds its own reference to the socket.
+// would not stop them: a pending operation holds its own reference to the socket. A splice
+// already running on one of io_uring's worker threads finishes on its own, and on_spliced()
+// starts nothing new for a closing client, so every operation still comes back.
 // With nothing in flight the client is freed here and now: a caller must not touch it afterwards.
 void RingServer::close_client(Client& k) {
     if (k.closing) return;

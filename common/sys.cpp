@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <csignal>
+#include <cstring>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -67,8 +68,16 @@ SocketAddress parse_address(const std::string& host, int port) {
 
 std::string format_address(const sockaddr* address, bool with_port) {
     char text[INET6_ADDRSTRLEN] = {};
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
+    if (address->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
+        // An IPv4 client of a "::" listener, ::ffff:127.0.0.1: written as the IPv4 address it is
+        sockaddr_in v4{};
+        v4.sin_family = AF_INET;
+        v4.sin_port = v6->sin6_port;
+        std::memcpy(&v4.sin_addr, &v6->sin6_addr.s6_addr[12], 4);
+        return format_address(reinterpret_cast<const sockaddr*>(&v4), with_port);
+    }
     if (address->sa_family == AF_INET6) {
-        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
         ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
         return with_port ? "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port)) : text;
     }
@@ -85,6 +94,8 @@ Fd listen_tcp(const std::string& host, int port, int backlog, bool reuseport) {
     if (port < 0 || port > 65535) throw std::system_error(EINVAL, std::generic_category(), "port out of range");
     SocketAddress address = parse_address(host, port);
     bool ipv6 = address.family() == AF_INET6;
+    const in6_addr& ip6 = reinterpret_cast<const sockaddr_in6*>(&address.storage)->sin6_addr;
+    bool any6 = ipv6 && IN6_IS_ADDR_UNSPECIFIED(&ip6);  // "::", however it is written ("::0" too)
     std::string where = format_address(address.get());
     Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd && ipv6 && errno == EAFNOSUPPORT) throw_errno("IPv6 is not available on this machine (--host " + host + ")");
@@ -94,9 +105,12 @@ Fd listen_tcp(const std::string& host, int port, int backlog, bool reuseport) {
     if (reuseport) set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
     // "::" takes IPv4 clients too (as ::ffff:a.b.c.d) unless the socket is IPv6-only, whose
     // default is the sysctl net.ipv6.bindv6only: set it either way, so --host means one thing.
-    if (ipv6) set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, host != "::", "IPV6_V6ONLY");
+    if (ipv6) set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, !any6, "IPV6_V6ONLY");
     if (::bind(fd.get(), address.get(), address.length) < 0) {
-        if (ipv6 && errno == EADDRNOTAVAIL) throw_errno("IPv6 is not available on this machine: bind " + where);
+        // ::1 and :: belong to every machine with IPv6: failing to bind them means it has none
+        // (IPv6 turned off, on the loopback interface at least); any other address is just not ours
+        if ((any6 || IN6_IS_ADDR_LOOPBACK(&ip6)) && errno == EADDRNOTAVAIL)
+            throw_errno("IPv6 is not available on this machine: bind " + where);
         throw_errno("bind " + where);
     }
     if (::listen(fd.get(), backlog) < 0) throw_errno("listen");

@@ -11,12 +11,15 @@ using namespace one;
 
 namespace {
 
-// Connects a blocking client to host:port; true if the connection was made.
-bool can_connect(const std::string& host, int port) {
+// A blocking client connected to host:port, or an empty Fd.
+Fd connect_to(const std::string& host, int port) {
     SocketAddress address = parse_address(host, port);
     Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-    return fd && ::connect(fd.get(), address.get(), address.length) == 0;
+    if (fd && ::connect(fd.get(), address.get(), address.length) == 0) return fd;
+    return Fd();
 }
+
+bool can_connect(const std::string& host, int port) { return static_cast<bool>(connect_to(host, port)); }
 
 int v6_only(int fd) {
     int value = -1;
@@ -55,7 +58,18 @@ TEST_SUITE("addresses") {
         port = local_port(both.get());
         CHECK(local_address(both.get()) == "[::]:" + std::to_string(port));
         CHECK(can_connect("::1", port));
-        CHECK(can_connect("127.0.0.1", port));  // arrives as ::ffff:127.0.0.1
         CHECK(v6_only(both.get()) == 0);
+        Fd from_ipv4 = connect_to("127.0.0.1", port);  // arrives as ::ffff:127.0.0.1...
+        REQUIRE(from_ipv4);
+        int err = 0;
+        Fd first = accept_client(both.get(), err);  // the IPv6 client of can_connect() above
+        REQUIRE(first);
+        CHECK(peer_address(first.get(), false) == "::1");
+        Fd second = accept_client(both.get(), err);
+        REQUIRE(second);
+        CHECK(peer_address(second.get(), false) == "127.0.0.1");  // ...and is written as the IPv4 address it is
+
+        Fd zero = listen_tcp("::0", 0);  // the same unspecified address, written another way
+        CHECK(v6_only(zero.get()) == 0);
     }
 }

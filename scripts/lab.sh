@@ -117,18 +117,24 @@ worker_counts() {
 lab_pin() { export LAB_PIN=1; echo "   pinned from here: $(lab pinning)"; }
 lab_unpin() { unset LAB_PIN; }
 
-# half_slowest LABEL SERVER...: half the lowest requests/s that row LABEL measured among the
-# SERVERs (one the lab did not run, such as a peer that is not installed, is left out). Flat out, a
-# faster server finds fewer requests waiting per wake-up and pays more per request for it; at one
-# rate for all, CPU per request compares the same work. Use as: rate=$(half_slowest ...) || exit 1
+# half_slowest LABEL SERVER PEER...: half the lowest requests/s that row LABEL measured for SERVER
+# (the lab's own chapter: its row must be there) and the PEERs (one that is not installed, and so
+# has no row, is left out). Flat out, a faster server finds fewer requests waiting per wake-up and
+# pays more per request for it; at one rate for all, CPU per request compares the same work.
+# Use as: rate=$(half_slowest ...) || exit 1
 half_slowest() {
-  local label=$1 lowest="" rps server
-  shift
-  for server in "$@"; do
-    rps=$(lab rps "$label" "$server" 2>/dev/null) || continue
-    if [[ -z $lowest ]] || ((rps < lowest)); then lowest=$rps; fi
+  local label=$1 lowest rps peer
+  lowest=$(lab rps "$label" "$2") || return 1
+  shift 2
+  for peer in "$@"; do
+    has_peer "${peer%% *}" >/dev/null || continue
+    rps=$(lab rps "$label" "$peer") || return 1
+    ((rps < lowest)) && lowest=$rps
   done
-  [[ -n $lowest ]] || { echo "$0: no row '$label' for any of: $*" >&2; return 1; }
+  if ((lowest < 2)); then
+    echo "$0: row '$label' measured $lowest requests/s: no rate to share (0 would mean flat out)" >&2
+    return 1
+  fi
   echo $((lowest / 2))
 }
 

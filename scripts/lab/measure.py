@@ -61,6 +61,7 @@ class Syscalls:
 
     def __init__(self, pids, threads, fd_limit):
         self.pids, self.proc, self.method, self.note = pids, None, "none", ""
+        self.perf_gone = False  # perf exited during the window: this row has no count
         events = ["raw_syscalls:sys_enter", "context-switches"] + [f"syscalls:sys_enter_{s}" for s in NAMED_SYSCALLS]
         if perf_usable():
             # perf opens one descriptor per thread per event; thousands of threads need a short list.
@@ -94,9 +95,14 @@ class Syscalls:
             self.ack_file = open(self.ack, "r")
 
     def _command(self, word):
-        self.ctl_file.write(word + "\n")
-        self.ctl_file.flush()
-        self.ack_file.read(5)  # "ack\n\0": perf has done it
+        if self.perf_gone:
+            return
+        try:
+            self.ctl_file.write(word + "\n")
+            self.ctl_file.flush()
+            self.ack_file.read(5)  # "ack\n\0": perf has done it
+        except BrokenPipeError:  # perf has exited, and perf.log says why: the row goes without a count
+            self.perf_gone = True
 
     def enable(self):
         if self.method == "perf" and self.proc:
@@ -123,12 +129,18 @@ class Syscalls:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         if self.method == "perf":
-            self.ctl_file.close()
-            self.ack_file.close()
+            for f in (self.ctl_file, self.ack_file):
+                try:
+                    f.close()
+                except BrokenPipeError:  # a word that never reached a perf that had gone
+                    pass
         text = open(self.out).read() if os.path.exists(self.out) else ""
         if os.path.exists(self.out):
             os.unlink(self.out)
         counts = parse_perf(text) if self.method == "perf" else parse_strace(text)
+        if self.perf_gone:
+            self.note = f"syscalls not counted: perf stopped during the window (see {state_dir()}/perf.log)"
+            return None
         if counts["total"] is None:
             self.note = f"syscalls not counted: {self.method} reported nothing (see {state_dir()}/perf.log)"
             return None

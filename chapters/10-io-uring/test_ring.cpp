@@ -60,6 +60,14 @@ private:
     std::string bytes_;
 };
 
+// One worker serving `site`'s files, read and sent or (`splice`) spliced, with `more` options.
+ServerSpec file_server(const BigFile& site, bool splice, std::vector<std::string> more = {}) {
+    ServerSpec spec{{"--workers", "1", "--root", site.root()}};
+    if (splice) spec.args.push_back("--splice");
+    spec.args.insert(spec.args.end(), more.begin(), more.end());
+    return spec;
+}
+
 // The server's descriptor count once it has held still, waiting up to 5 s for it to reach `want`.
 long fds_back_to(const ServerProcess& server, long want) {
     long now = server.open_fds();
@@ -163,9 +171,7 @@ TEST_CASE("files arrive whole and in order, ranges and pipelined ones too, to a 
     SUBCASE("files read and sent") {}
     SUBCASE("files spliced") { splice = true; }
     BigFile site(5 << 20);
-    ServerSpec spec{{"--workers", "1", "--root", site.root()}};
-    if (splice) spec.args.push_back("--splice");
-    ServerProcess server(spec);
+    ServerProcess server(file_server(site, splice));
     Client client(server.port(), 10000);
     REQUIRE(client.send(get("/big.bin") + get("/hello") + request("GET", "/big.bin", "Range: bytes=70000-3000000\r\n", "")));
     std::this_thread::sleep_for(300ms);  // unread: the socket fills, and the send or splice finds it full
@@ -195,9 +201,7 @@ TEST_CASE("closing a connection whose send is stuck in the kernel cancels it and
     SUBCASE("files read and sent") {}
     SUBCASE("files spliced") { splice = true; }
     BigFile site(16 << 20);
-    ServerSpec spec{{"--workers", "1", "--root", site.root(), "--idle-timeout", "300"}};
-    if (splice) spec.args.push_back("--splice");
-    ServerProcess server(spec);
+    ServerProcess server(file_server(site, splice, {"--idle-timeout", "300"}));
     long before = server.steady_fds();
     std::vector<std::unique_ptr<Client>> stuck;
     for (int i = 0; i < 10; ++i) {
@@ -221,9 +225,7 @@ TEST_CASE("clients that reset in the middle of long answers leak nothing") {
     SUBCASE("files read and sent") {}
     SUBCASE("files spliced") { splice = true; }
     BigFile site(8 << 20);
-    ServerSpec spec{{"--workers", "1", "--root", site.root()}};
-    if (splice) spec.args.push_back("--splice");
-    ServerProcess server(spec);
+    ServerProcess server(file_server(site, splice));
     long before = server.steady_fds();
     for (int round = 0; round < 3; ++round) {
         std::vector<std::unique_ptr<Client>> clients;

@@ -23,7 +23,6 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <vector>
 
 namespace one::uring {
 
@@ -90,9 +89,8 @@ public:
     BufferRing& operator=(const BufferRing&) = delete;
 
     uint16_t group() const { return group_; }
-    std::span<char> buffer(unsigned id, size_t length) { return {memory_.data() + size_t{id} * size_, length}; }
+    std::span<char> buffer(unsigned id, size_t length) { return {memory_ + size_t{id} * size_, length}; }
     void give_back(unsigned id);
-    unsigned out() const { return out_; }  // buffers the kernel has filled that we hold
 
 private:
     Ring& ring_;
@@ -100,8 +98,7 @@ private:
     size_t shared_bytes_;
     uint16_t group_;
     unsigned count_, size_;
-    std::vector<char> memory_;
-    unsigned out_ = 0;
+    char* memory_ = nullptr;  // count * size bytes, mapped and touched at start (see the constructor)
 };
 
 // Why this process cannot have io_uring, in one line, or "" if it can (a ring was set up).

@@ -1,6 +1,8 @@
 // app: the shared routes. Every chapter links this file, so every chapter serves the same bytes.
 #include "app.hpp"
 
+#include "status.hpp"
+
 #include <charconv>
 #include <chrono>
 #include <thread>
@@ -61,7 +63,7 @@ Response burn_cpu(const Request& req) {
 
 // The paths route() answers itself; any other goes to the files, when there are files.
 bool is_route(std::string_view path) {
-    return path == "/hello" || path == "/" || path == "/echo" || path == "/sleep" || path == "/cpu";
+    return path == "/hello" || path == "/" || path == "/echo" || path == "/sleep" || path == "/cpu" || path == "/status";
 }
 
 }  // namespace
@@ -81,6 +83,14 @@ bool query_param(std::string_view query, std::string_view key, std::string_view&
     return false;
 }
 
+Response App::status_page(const Request& req) const {
+    std::string_view format;
+    bool json = query_param(req.query, "format", format) && format == "json";
+    Response r = text(200, status::render(chapter_, model_, json));
+    r.content_type = json ? "application/json" : "text/plain; charset=utf-8";
+    return r;
+}
+
 Response App::route(const Request& req) const {
     bool get = req.method == "GET" || req.method == "HEAD";
     constexpr std::string_view kAllowGet = "Allow: GET, HEAD\r\n";
@@ -88,7 +98,7 @@ Response App::route(const Request& req) const {
     if (req.path == "/") {
         if (!get) return not_allowed(kAllowGet);
         Response r = text(200, "<!doctype html>\n<title>one-loop " + chapter_ + "</title>\n<h1>one-loop: " + chapter_ +
-                                   "</h1>\n<p>" + model_ + "</p>\n<p>Try /hello, /echo (POST), /sleep?ms=100, /cpu?n=1000000</p>\n");
+                                   "</h1>\n<p>" + model_ + "</p>\n<p>Try /hello, /echo (POST), /sleep?ms=100, /cpu?n=1000000, /status</p>\n");
         r.content_type = "text/html; charset=utf-8";
         return r;
     }
@@ -100,6 +110,7 @@ Response App::route(const Request& req) const {
     }
     if (req.path == "/sleep") return get ? sleep_for(req) : not_allowed(kAllowGet);
     if (req.path == "/cpu") return get ? burn_cpu(req) : not_allowed(kAllowGet);
+    if (req.path == "/status") return get ? status_page(req) : not_allowed(kAllowGet);
     if (files_) return files_->serve(req);
     return text(404, "404 Not Found\n");
 }

@@ -5,6 +5,7 @@
 //   POST /echo        the request body back
 //   GET  /sleep?ms=N  blocks the serving thread N ms (0..10000): what does blocking do to each model?
 //   GET  /cpu?n=N     N rounds of arithmetic (0..100000000): CPU-bound work on the serving thread
+//   GET  /status      what the server is doing and has done (see status.hpp); ?format=json for JSON
 //   GET  /any/path    with static files (chapter 07 on): the file under the root, see static_files.hpp
 // HEAD works wherever GET does. Unknown paths get 404, a known path with the wrong method 405,
 // a method we do not know at all 501.
@@ -13,6 +14,7 @@
 #include "http_parser.hpp"
 #include "response.hpp"
 #include "static_files.hpp"
+#include "status.hpp"
 
 #include <optional>
 #include <string>
@@ -25,7 +27,9 @@ public:
     // carry a file body, which only the event loop's connections send: the blocking chapters
     // (01, 02) never get files.
     App(std::string chapter, std::string model, const StaticFiles* files = nullptr)
-        : chapter_(std::move(chapter)), model_(std::move(model)), files_(files) {}
+        : chapter_(std::move(chapter)), model_(std::move(model)), files_(files) {
+        status::counting = true;  // this process serves: its socket calls count for /status
+    }
 
     // Answers one request. Never throws; the caller sets nothing but what it must send.
     http::Response handle(const http::Request& request) const;
@@ -37,6 +41,7 @@ public:
 
 private:
     http::Response route(const http::Request& request) const;
+    http::Response status_page(const http::Request& request) const;
     static void finish(http::Response& response, const http::Request& request);
     std::string chapter_;  // "05-epoll"
     std::string model_;    // "one thread, epoll, non-blocking sockets"

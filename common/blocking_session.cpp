@@ -2,6 +2,7 @@
 #include "blocking_session.hpp"
 
 #include "buffer.hpp"
+#include "status.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -31,6 +32,7 @@ static bool flush(int fd, std::string& out) {
 }
 
 void serve_blocking(Fd client, const App& app, const ServerOptions& options) {
+    status::CountedConnection counted;
     set_io_timeout(client.get(), options.idle_timeout_ms);
     set_nodelay(client.get());
     Buffer in;
@@ -40,6 +42,8 @@ void serve_blocking(Fd client, const App& app, const ServerOptions& options) {
     for (;;) {
         http::ParseResult parsed = parser.parse(in.readable(), request);
         if (parsed.complete()) {
+            status::add(status::mine().requests);
+            counted.now(status::State::Writing);
             // Answer every request already buffered before writing: a pipelined batch gets one write.
             http::Response response = app.handle(request);
             http::append_response(response, out);
@@ -50,10 +54,15 @@ void serve_blocking(Fd client, const App& app, const ServerOptions& options) {
         }
         if (parsed.error()) {
             http::append_response(http::error_response(parsed.http_status, parsed.why), out);
+            counted.now(status::State::Closing);
             if (flush(client.get(), out)) lingering_close(std::move(client));
             return;
         }
-        if (!out.empty() && !flush(client.get(), out)) return;
+        if (!out.empty()) {
+            counted.now(status::State::Writing);
+            if (!flush(client.get(), out)) return;
+        }
+        counted.now(parser.started() || !in.empty() ? status::State::Reading : status::State::Idle);
         IoResult got = read_some(client.get(), in.writable(kReadChunk));
         if (got.would_block() && parser.started()) {  // SO_RCVTIMEO expired mid-request
             http::append_response(http::error_response(408, "request not completed in time"), out);
@@ -63,6 +72,7 @@ void serve_blocking(Fd client, const App& app, const ServerOptions& options) {
         if (!got.ok() || got.n == 0) return;  // timeout between requests, reset, or the client closed
         in.commit(static_cast<size_t>(got.n));
     }
+    counted.now(status::State::Writing);  // the last answer, then the close
     flush(client.get(), out);
 }
 

@@ -16,6 +16,9 @@ constexpr size_t kHandOverWhole = 64 * 1024;   // unsent output longer than this
 // comes later (on_job_done).
 std::optional<http::Response> answer_now(Connection& c, LoopShared& s, std::span<const char> raw) {
     if (!s.offload) return s.app.handle(s.request);
+    // A proxy forwards everything but its own page: the front door's /status tells about the front
+    // door (a backend's is on the backend's own port).
+    if (s.offload_everything && s.request.path == "/status") return s.app.handle(s.request);
     if (!s.offload_everything) {
         std::optional<http::Response> now = s.app.handle_without_waiting(s.request);
         if (now) return now;
@@ -137,6 +140,8 @@ size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std:
             c.close_after_write = c.linger_after_write = true;
             return bytes.size();  // after a refused request nothing that follows can be trusted
         }
+        status::add(status::mine().requests);
+        status::move(c.counted, status::State::Writing);  // answering it; the loop settles the state after
         std::optional<http::Response> response = answer_now(c, s, bytes.subspan(used, r.consumed));
         used += r.consumed;
         c.parser.reset();
@@ -146,6 +151,17 @@ size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std:
     }
     if (c.close_after_write && used < bytes.size()) c.linger_after_write = true;  // unread bytes follow
     return used;
+}
+
+status::State state_of(const Connection& c) {
+    switch (c.waiting) {
+    case Waiting::Request: return c.parser.started() || !c.in.empty() ? status::State::Reading : status::State::Idle;
+    case Waiting::Writable:
+    case Waiting::Job: return status::State::Writing;
+    case Waiting::Linger:
+    case Waiting::Nothing: return status::State::Closing;
+    }
+    return status::State::None;
 }
 
 // Chapters 08 and 09: while its answer is made elsewhere, a connection stays watched for readable

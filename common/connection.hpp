@@ -17,6 +17,7 @@
 #include "offload.hpp"
 #include "poller.hpp"
 #include "send_file.hpp"
+#include "status.hpp"
 #include "sys.hpp"
 
 #include <string>
@@ -51,6 +52,7 @@ struct Connection {
     http::FileBody file;            // a file range to send after `out` (chapter 07); answering waits for it
     std::unique_ptr<http::BodyStream> stream;  // chapter 09: a body still arriving, sent after `out`; the same
     DeadlineHook timer;             // in the idle, header or linger list of the server
+    status::State counted = status::State::None;  // where /status counts it (see state_of)
 };
 
 // What every connection on one loop shares: the application, limits, and scratch space.
@@ -86,6 +88,9 @@ void on_job_done(Connection& c, LoopShared& shared, std::optional<http::Response
 size_t answer_requests(Connection& c, LoopShared& shared, std::span<char> bytes, std::string& sink);
 // What the poller should watch for, given what the connection is waiting for.
 Interest interest_of(const Connection& c);
+// What /status counts it as: reading a request (some of it has come), writing (an answer is
+// going out or being made), idle (between requests) or closing.
+status::State state_of(const Connection& c);
 
 // Above this much unwritten output a connection stops reading (and so stops parsing requests) until
 // the client reads: a client that sends requests but never reads responses cannot make us buffer

@@ -130,6 +130,8 @@ void EventServer::run_once(int longest_wait_ms) {
     fired_.clear();
     poller_.wait(fired_, timeout);
     turn_started_ = Clock::now();
+    status::add(status::mine().turns);
+    status::add(status::mine().events, fired_.size());
     for (const Fired& f : fired_) dispatch(f);
     resume_readers();
     Clock::time_point now = Clock::now();
@@ -211,7 +213,7 @@ void EventServer::accept_clients() {
         ++counters_.accepted;
         if (count_ >= max_connections_) {
             at_capacity_.failure(std::to_string(count_) + " open");
-            refuse_busy(std::move(client), "the server is at its connection limit");
+            refuse_busy(std::move(client), status::Refusal::NoRoomMaxConnections);
             continue;
         }
         at_capacity_.success();
@@ -233,7 +235,7 @@ void EventServer::add_connection(Fd client) {
     c->generation = next_generation_++;
     if (!poller_.watch(fd, c->generation, {true, false})) {
         beyond_poller_.failure("fd " + std::to_string(fd));
-        refuse_busy(std::move(client), "the server cannot watch this connection");
+        refuse_busy(std::move(client), status::Refusal::NoRoomFdSetsize);
         return;
     }
     beyond_poller_.success();
@@ -243,6 +245,7 @@ void EventServer::add_connection(Fd client) {
     c->parser = http::RequestParser(max_body_);
     c->timer.fd = fd;
     idle_.arm(c->timer, turn_started_);
+    status::move(c->counted, status::State::Idle);
     if (by_fd_.size() <= static_cast<size_t>(fd)) by_fd_.resize(static_cast<size_t>(fd) + 1);
     by_fd_[fd] = std::move(c);
     ++count_;
@@ -250,6 +253,7 @@ void EventServer::add_connection(Fd client) {
 
 void EventServer::update(Connection& c) {
     if (c.waiting == Waiting::Nothing) return close_connection(c);
+    status::move(c.counted, state_of(c));
     if (c.more_to_read && !c.resume_queued) {
         resume_.push_back({c.fd.get(), c.generation, true, false, false});
         c.resume_queued = true;
@@ -275,6 +279,7 @@ void EventServer::close_connection(Connection& c) {
     int fd = c.fd.get();
     poller_.forget(fd);
     DeadlineList::disarm(c.timer);
+    status::move(c.counted, status::State::None);
     by_fd_[fd].reset();  // closes the descriptor
     --count_;
 }

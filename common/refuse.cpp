@@ -6,9 +6,22 @@
 
 namespace one {
 
-void refuse_busy(Fd client, std::string_view why) {
+namespace {
+
+std::string_view reason(status::Refusal why) {
+    switch (why) {
+    case status::Refusal::NoRoomFdSetsize: return "the server cannot watch this connection";
+    case status::Refusal::NoRoomThreads: return "no thread available for this connection";
+    default: return "the server is at its connection limit";
+    }
+}
+
+}  // namespace
+
+void refuse_busy(Fd client, status::Refusal why) {
+    status::count_refusal(why);
     std::string bytes;
-    http::append_response(http::error_response(503, why), bytes);
+    http::append_response(http::error_response(503, reason(why)), bytes);
     write_some(client.get(), bytes);  // a fresh socket's send buffer takes a few hundred bytes at once
     ::shutdown(client.get(), SHUT_WR);
     char sink[4096];

@@ -1,6 +1,8 @@
 // response: status line, headers and body, with the Date header cached per second.
 #include "response.hpp"
 
+#include "status.hpp"
+
 #include <charconv>
 #include <ctime>
 
@@ -89,6 +91,7 @@ void append_response(const Response& r, std::string& out) {
 }
 
 Response error_response(int status, std::string_view why) {
+    status::count_refusal_status(status);  // every refusal is built here, once, just before it is sent
     Response r;
     r.status = status;
     r.keep_alive = false;  // after a refusal we cannot trust where the next request would start

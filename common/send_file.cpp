@@ -2,6 +2,7 @@
 #include "send_file.hpp"
 
 #include "page_cache.hpp"
+#include "status.hpp"
 
 #include <algorithm>
 #include <sys/sendfile.h>
@@ -22,7 +23,9 @@ IoResult send_pieces(int socket, std::string_view first, std::span<const char> s
     message.msg_iovlen = second.empty() ? 1 : 2;
     int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
     ssize_t n = retry_eintr([&] { return ::sendmsg(socket, &message, flags); });
-    return n < 0 ? IoResult{0, errno} : IoResult{n, 0};
+    if (n < 0) return {0, errno};
+    status::count_bytes_out(static_cast<uint64_t>(n));
+    return {n, 0};
 }
 
 // Up to `most` bytes of the file range, straight from the page cache to the socket. 0 bytes
@@ -30,7 +33,9 @@ IoResult send_pieces(int socket, std::string_view first, std::span<const char> s
 IoResult sendfile_some(int socket, const http::FileBody& file, size_t most) {
     off_t offset = file.offset;
     ssize_t n = retry_eintr([&] { return ::sendfile(socket, file.fd.get(), &offset, std::min(most, kSendfileMax)); });
-    return n < 0 ? IoResult{0, errno} : IoResult{n, 0};
+    if (n < 0) return {0, errno};
+    status::count_bytes_out(static_cast<uint64_t>(n));
+    return {n, 0};
 }
 
 // The same bytes the long way: into our buffer, then out of it, together with what is left of the

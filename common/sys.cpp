@@ -1,6 +1,8 @@
 // sys: socket calls with EINTR retried, errno captured and accept errors graded.
 #include "sys.hpp"
 
+#include "status.hpp"
+
 #include <arpa/inet.h>
 #include <csignal>
 #include <cstring>
@@ -28,12 +30,16 @@ void Fd::reset(int fd) {
 
 IoResult read_some(int fd, std::span<char> into) {
     ssize_t n = retry_eintr([&] { return ::recv(fd, into.data(), into.size(), 0); });
-    return n < 0 ? IoResult{0, errno} : IoResult{n, 0};
+    if (n < 0) return {0, errno};
+    status::count_bytes_in(static_cast<uint64_t>(n));
+    return {n, 0};
 }
 
 IoResult write_some(int fd, std::span<const char> bytes) {
     ssize_t n = retry_eintr([&] { return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL); });
-    return n < 0 ? IoResult{0, errno} : IoResult{n, 0};
+    if (n < 0) return {0, errno};
+    status::count_bytes_out(static_cast<uint64_t>(n));
+    return {n, 0};
 }
 
 IoResult write_all(int fd, std::span<const char> bytes) {
@@ -179,6 +185,8 @@ Fd accept_client(int listen_fd, int& err, bool nonblocking) {
     int flags = SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
     int fd = ::accept4(listen_fd, nullptr, nullptr, flags);
     err = fd < 0 ? errno : 0;
+    if (status::counting && fd >= 0) status::add(status::mine().accepted);
+    if (status::counting && (err == EMFILE || err == ENFILE)) status::count_refusal(status::Refusal::OutOfDescriptors);
     return Fd(fd);
 }
 

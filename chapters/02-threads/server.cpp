@@ -20,7 +20,9 @@ struct ClientJob {  // what a client thread needs; it owns the job and frees it
 
 static void* serve_in_thread(void* arg) {
     std::unique_ptr<ClientJob> job(static_cast<ClientJob*>(arg));
+    status::add_model(status::ModelNumber::ThreadsAlive, 1);
     serve_blocking(std::move(job->client), *job->app, *job->options);
+    status::add_model(status::ModelNumber::ThreadsAlive, -1);
     return nullptr;
 }
 
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
         App app("02-threads", "A thread per connection: each client gets a thread that may block as much as it likes.");
         BurstLog out_of_fds("accept: out of file descriptors, pausing");
         BurstLog no_thread("cannot start a thread, answering 503");
+        status::set_model(status::ModelNumber::ThreadsAlive, 1);  // this one, which accepts
 
         for (;;) {
             int err = 0;
@@ -74,7 +77,7 @@ int main(int argc, char** argv) {
             out_of_fds.success();
             if (int fail = start_client_thread(client, app, options, stack_size)) {
                 no_thread.failure(std::strerror(fail));  // EAGAIN: out of memory for stacks, or at a thread limit
-                refuse_busy(std::move(client), "no thread available for this connection");
+                refuse_busy(std::move(client), status::Refusal::NoRoomThreads);
                 continue;
             }
             no_thread.success();

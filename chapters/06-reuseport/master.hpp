@@ -9,6 +9,7 @@
 #pragma once
 
 #include "common/log.hpp"
+#include "common/status.hpp"
 #include "common/sys.hpp"
 
 #include <algorithm>
@@ -89,6 +90,7 @@ inline pid_t Master::spawn(int slot) {
         sigprocmask(SIG_SETMASK, &none, nullptr);
         prctl(PR_SET_PDEATHSIG, SIGTERM);  // a master killed outright takes its workers with it
         if (getppid() != master) _exit(0);  // ...even one killed before that line
+        status::count_as_worker(slot);      // into the slot shared with the master and the others
         // Keep only this slot's listener: the others belong to other workers.
         Fd own(::dup(listener_for(slot)));
         listeners_.clear();
@@ -108,6 +110,7 @@ inline pid_t Master::spawn(int slot) {
 // restarted at once, in a loop as fast as fork(). So a worker that lived under a second is restarted
 // after a pause that doubles each time, up to half a minute; one that lived longer, at once.
 inline void Master::restart(int slot, Clock::time_point born) {
+    status::worker_restarted(slot);
     Clock::time_point now = Clock::now();
     if (now - born >= std::chrono::seconds(1)) {
         backoff_ = std::chrono::seconds(1);
@@ -184,6 +187,7 @@ inline int Master::run() {
     sigemptyset(&wanted);
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&wanted, sig);
     sigprocmask(SIG_BLOCK, &wanted, nullptr);  // delivered only through sigtimedwait() below
+    status::share_between(worker_count_);       // before the first fork, so every worker maps it
     for (int slot = 0; slot < worker_count_; ++slot) spawn(slot);
 
     auto give_up = std::chrono::steady_clock::time_point::max();

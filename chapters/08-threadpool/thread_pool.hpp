@@ -17,6 +17,7 @@
 // Header-only, so that the chapter's tests can drive it directly.
 #pragma once
 
+#include "common/status.hpp"
 #include "common/sys.hpp"
 
 #include <chrono>
@@ -55,6 +56,9 @@ public:
         pthread_sigmask(SIG_SETMASK, &all, &old);
         for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { serve(); });
         pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        status::set_model(status::ModelNumber::ThreadsAlive, threads + 1);  // and the loop's
+        status::set_model(status::ModelNumber::PoolQueued, 0);
+        status::set_model(status::ModelNumber::PoolBusy, 0);
     }
 
     ~ThreadPool() {
@@ -77,6 +81,7 @@ public:
             }
             waiting_.push_back(std::move(work));
             ++counters_.submitted;
+            publish();
         }
         work_ready_.notify_one();
         return true;
@@ -101,6 +106,7 @@ public:
         std::unique_lock lock(mutex_);
         stopping_ = true;
         waiting_.clear();
+        publish();
         work_ready_.notify_all();
         return all_idle_.wait_until(lock, deadline, [this] { return busy_ == 0; });
     }
@@ -118,13 +124,21 @@ private:
             Work work = std::move(waiting_.front());
             waiting_.pop_front();
             ++busy_;
+            publish();
             lock.unlock();
             Done done = run_(work);  // the only part that runs without the lock
             lock.lock();
             --busy_;
+            publish();
             finish(std::move(done), lock);
             if (busy_ == 0) all_idle_.notify_all();
         }
+    }
+
+    // With the lock held: the queue and the busy threads, for /status.
+    void publish() const {
+        status::set_model(status::ModelNumber::PoolQueued, static_cast<int64_t>(waiting_.size()));
+        status::set_model(status::ModelNumber::PoolBusy, static_cast<int64_t>(busy_));
     }
 
     // With the lock held: adds a result, and wakes the loop if it is the first since its last take.

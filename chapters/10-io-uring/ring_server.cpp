@@ -124,11 +124,13 @@ void RingServer::run_once() {
     }
     ring_.submit_and_wait(count, wait);
     turn_started_ = Clock::now();
+    status::add(status::mine().turns);
     ring_.drain([this](const io_uring_cqe& cqe) { on_completion(cqe); });
     expire_deadlines(Clock::now());
 }
 
 void RingServer::on_completion(const io_uring_cqe& cqe) {
+    status::add(status::mine().events);
     uint64_t data = io_uring_cqe_get_data64(&cqe);
     auto op = static_cast<Op>(data >> 56);
     int fd = static_cast<int>((data >> 32) & 0xffffff);
@@ -182,11 +184,12 @@ void RingServer::on_accept(const io_uring_cqe& cqe) {
     if (!(cqe.flags & IORING_CQE_F_MORE)) accept_armed_ = false;
     if (cqe.res >= 0) {
         Fd client(cqe.res);
+        status::add(status::mine().accepted);
         out_of_fds_.success();
         ++counters_.accepted;
         if (count_ >= max_connections_) {
             at_capacity_.failure(std::to_string(count_) + " open");
-            refuse_busy(std::move(client), "the server is at its connection limit");
+            refuse_busy(std::move(client), status::Refusal::NoRoomMaxConnections);
         } else {
             at_capacity_.success();
             add_client(std::move(client));
@@ -200,6 +203,7 @@ void RingServer::on_accept(const io_uring_cqe& cqe) {
     } else {
         switch (grade_accept_error(-cqe.res)) {
         case AcceptError::OutOfFds:
+            status::count_refusal(status::Refusal::OutOfDescriptors);
             out_of_fds_.failure(std::strerror(-cqe.res));
             return pause_accepting();
         case AcceptError::Fatal: throw_errno("accept (io_uring)", -cqe.res);
@@ -230,7 +234,7 @@ void RingServer::take_waiting_clients() {
             return;
         }
         ++counters_.accepted;
-        if (count_ >= max_connections_) refuse_busy(std::move(client), "the server is at its connection limit");
+        if (count_ >= max_connections_) refuse_busy(std::move(client), status::Refusal::NoRoomMaxConnections);
         else add_client(std::move(client));
     }
 }
@@ -244,6 +248,7 @@ void RingServer::add_client(Fd client) {
     k->c.parser = http::RequestParser(max_body_);
     k->c.timer.fd = fd;
     idle_.arm(k->c.timer, turn_started_);
+    status::move(k->c.counted, status::State::Idle);
     arm_receive(*k);
     if (by_fd_.size() <= static_cast<size_t>(fd)) by_fd_.resize(static_cast<size_t>(fd) + 1);
     by_fd_[fd] = std::move(k);
@@ -273,6 +278,7 @@ void RingServer::stop_receiving(Client& k) {
 
 void RingServer::on_receive(Client& k, const io_uring_cqe& cqe) {
     if (cqe.res > 0) {
+        status::add(status::mine().bytes_in, static_cast<uint64_t>(cqe.res));
         unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
         if (!k.closing) serve(k, buffers_.buffer(id, static_cast<size_t>(cqe.res)));
         buffers_.give_back(id);  // parsed, answered, or copied: the kernel may fill it again
@@ -355,6 +361,7 @@ void RingServer::send_next(Client& k) {
 
 void RingServer::on_sent(Client& k, int result) {
     if (result < 0) return close_client(k);  // EPIPE, ECONNRESET, or cancelled by a close
+    status::add(status::mine().bytes_out, static_cast<uint64_t>(result));
     k.c.out_sent += static_cast<size_t>(result);
     settle(k);
 }
@@ -400,6 +407,7 @@ void RingServer::settle(Client& k) {
     } else if (c.waiting != Waiting::Linger) {
         c.waiting = Waiting::Writable;
     }
+    status::move(c.counted, state_of(c));
     bool want_bytes = !c.peer_done && (c.waiting != Waiting::Writable || c.in.size() < kInputWhileSending);
     if (want_bytes && !k.receive_armed) arm_receive(k);
     else if (!want_bytes && k.receive_armed && !k.receive_cancelled) stop_receiving(k);
@@ -467,6 +475,7 @@ void RingServer::on_spliced(Client& k, Op op, int result) {
         c.file.length -= static_cast<size_t>(result);
         ++counters_.spliced_blocks;
     } else if (op == Op::SpliceOut && result > 0) {
+        status::add(status::mine().bytes_out, static_cast<uint64_t>(result));
         k.in_pipe -= static_cast<size_t>(result);
     } else if (op == Op::SpliceOut && result == -EAGAIN) {
         // The socket is non-blocking and its buffer is full, and a splice, unlike a send, does not
@@ -506,6 +515,7 @@ void RingServer::close_client(Client& k) {
     if (k.closing) return;
     k.closing = true;
     k.c.waiting = Waiting::Nothing;
+    status::move(k.c.counted, status::State::Closing);
     DeadlineList::disarm(k.c.timer);
     if (k.in_flight > 0)
         io_uring_prep_cancel_fd(queue(Op::Cancel, k.c.fd.get(), k.c.generation), k.c.fd.get(), IORING_ASYNC_CANCEL_ALL);
@@ -515,6 +525,7 @@ void RingServer::close_client(Client& k) {
 void RingServer::forget(Client& k) {
     int fd = k.c.fd.get();
     --count_;
+    status::move(k.c.counted, status::State::None);
     by_fd_[fd].reset();  // closes the descriptor
 }
 

@@ -1,0 +1,233 @@
+#include "status.hpp"
+
+#include "sys.hpp"
+
+#include <cstdio>
+#include <iterator>
+#include <new>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <vector>
+
+namespace one::status {
+namespace {
+
+Slot local_slot;                // a single-process server's, and the master's
+Slot* slot_in_use = &local_slot;
+Slot* shared_slots = nullptr;   // the workers', when there are workers
+int worker_count = 0;
+
+struct RefusalName {
+    const char* text;  // on the page
+    const char* json;  // its key
+};
+constexpr RefusalName kRefusalNames[] = {
+    {"503 at FD_SETSIZE", "503_fd_setsize"},
+    {"503 at --max-connections", "503_max_connections"},
+    {"503 no thread", "503_no_thread"},
+    {"out of descriptors", "out_of_descriptors"},
+    {"400", "400"},
+    {"408", "408"},
+    {"413", "413"},
+    {"414", "414"},
+    {"431", "431"},
+    {"501", "501"},
+    {"505", "505"},
+    {"other", "other"},
+};
+static_assert(std::size(kRefusalNames) == static_cast<size_t>(Refusal::Count));
+
+constexpr const char* kModelNames[] = {"threads_alive", "pool_queued", "pool_busy"};
+static_assert(std::size(kModelNames) == static_cast<size_t>(ModelNumber::Count));
+
+constexpr const char* kStateNames[] = {"", "reading", "writing", "idle", "closing"};
+
+uint64_t get(const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); }
+int64_t get(const std::atomic<int64_t>& a) { return a.load(std::memory_order_relaxed); }
+
+// One slot's numbers, or the sum of several, as plain values.
+struct Totals {
+    uint64_t accepted = 0, requests = 0, bytes_in = 0, bytes_out = 0, turns = 0, events = 0;
+    uint64_t refused[static_cast<int>(Refusal::Count)] = {};
+    int64_t in_state[5] = {};
+    int64_t model[static_cast<int>(ModelNumber::Count)] = {};
+    uint8_t shown = 0;  // which model numbers there are
+
+    void add(const Slot& s) {
+        accepted += get(s.accepted);
+        requests += get(s.requests);
+        bytes_in += get(s.bytes_in);
+        bytes_out += get(s.bytes_out);
+        turns += get(s.turns);
+        events += get(s.events);
+        for (int i = 0; i < static_cast<int>(Refusal::Count); ++i) refused[i] += get(s.refused[i]);
+        for (int i = 1; i < 5; ++i) in_state[i] += get(s.in_state[i]);
+        for (int i = 0; i < static_cast<int>(ModelNumber::Count); ++i) model[i] += get(s.model[i]);
+        shown |= s.shown.load(std::memory_order_relaxed);
+    }
+    void add(const Totals& t) {
+        accepted += t.accepted;
+        requests += t.requests;
+        bytes_in += t.bytes_in;
+        bytes_out += t.bytes_out;
+        turns += t.turns;
+        events += t.events;
+        for (int i = 0; i < static_cast<int>(Refusal::Count); ++i) refused[i] += t.refused[i];
+        for (int i = 1; i < 5; ++i) in_state[i] += t.in_state[i];
+        for (int i = 0; i < static_cast<int>(ModelNumber::Count); ++i) model[i] += t.model[i];
+        shown |= t.shown;
+    }
+    int64_t open() const { return in_state[1] + in_state[2] + in_state[3] + in_state[4]; }
+};
+
+std::string json_text(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) continue;
+        out += c;
+    }
+    return out + "\"";
+}
+
+std::string json_totals(const Totals& t) {
+    std::string out = "\"connections\":{\"open\":" + std::to_string(t.open());
+    for (int i = 1; i < 5; ++i) out += std::string(",\"") + kStateNames[i] + "\":" + std::to_string(t.in_state[i]);
+    out += "},\"accepted\":" + std::to_string(t.accepted) + ",\"requests\":" + std::to_string(t.requests);
+    out += ",\"refused\":{";
+    for (size_t i = 0; i < std::size(kRefusalNames); ++i)
+        out += std::string(i ? "," : "") + "\"" + kRefusalNames[i].json + "\":" + std::to_string(t.refused[i]);
+    out += "},\"bytes\":{\"in\":" + std::to_string(t.bytes_in) + ",\"out\":" + std::to_string(t.bytes_out) + "}";
+    out += ",\"loop\":{\"turns\":" + std::to_string(t.turns) + ",\"events\":" + std::to_string(t.events) + "}";
+    out += ",\"model_numbers\":{";
+    const char* comma = "";
+    for (size_t i = 0; i < std::size(kModelNames); ++i)
+        if (t.shown & (1u << i)) {
+            out += std::string(comma) + "\"" + kModelNames[i] + "\":" + std::to_string(t.model[i]);
+            comma = ",";
+        }
+    return out + "}";
+}
+
+std::string text_totals(const Totals& t, const char* indent) {
+    std::string out;
+    auto line = [&](const char* label, const std::string& value) { out += std::string(indent) + label + value + "\n"; };
+    std::string states;
+    for (int i = 1; i < 5; ++i) states += std::string(i > 1 ? ", " : "") + std::to_string(t.in_state[i]) + " " + kStateNames[i];
+    line("connections  ", std::to_string(t.open()) + " open: " + states);
+    line("accepted     ", std::to_string(t.accepted));
+    line("requests     ", std::to_string(t.requests));
+    std::string refused;
+    for (size_t i = 0; i < std::size(kRefusalNames); ++i)
+        if (t.refused[i]) refused += std::string(refused.empty() ? "" : ", ") + kRefusalNames[i].text + ": " + std::to_string(t.refused[i]);
+    line("refused      ", refused.empty() ? "none" : refused);
+    line("bytes        ", std::to_string(t.bytes_in) + " in, " + std::to_string(t.bytes_out) + " out");
+    if (t.turns) {
+        char per_turn[32];
+        std::snprintf(per_turn, sizeof per_turn, "%.2f", static_cast<double>(t.events) / static_cast<double>(t.turns));
+        line("loop         ", std::to_string(t.turns) + " turns, " + per_turn + " events per turn");
+    }
+    if (t.shown & 1u) line("threads      ", std::to_string(t.model[0]) + " alive");
+    if (t.shown & 6u) line("pool         ", std::to_string(t.model[1]) + " queued, " + std::to_string(t.model[2]) + " busy");
+    return out;
+}
+
+size_t refusal_index(Refusal why) { return static_cast<size_t>(why); }
+
+void mark_shown(ModelNumber which) {
+    auto bit = static_cast<uint8_t>(1u << static_cast<int>(which));
+    if (!(mine().shown.load(std::memory_order_relaxed) & bit)) mine().shown.fetch_or(bit, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+Slot& mine() { return *slot_in_use; }
+
+void count_refusal(Refusal why) { add(mine().refused[refusal_index(why)]); }
+
+void count_refusal_status(int http_status) {
+    switch (http_status) {
+    case 400: return count_refusal(Refusal::BadRequest);
+    case 408: return count_refusal(Refusal::Timeout);
+    case 413: return count_refusal(Refusal::BodyTooLarge);
+    case 414: return count_refusal(Refusal::TargetTooLong);
+    case 431: return count_refusal(Refusal::HeadersTooLarge);
+    case 501: return count_refusal(Refusal::NotImplemented);
+    case 505: return count_refusal(Refusal::VersionNotSupported);
+    case 503: return;  // refuse_busy() counts it, with the reason
+    default: return count_refusal(Refusal::Other);
+    }
+}
+
+void set_model(ModelNumber which, int64_t value) {
+    mark_shown(which);
+    mine().model[static_cast<int>(which)].store(value, std::memory_order_relaxed);
+}
+
+void add_model(ModelNumber which, int64_t delta) {
+    mark_shown(which);
+    mine().model[static_cast<int>(which)].fetch_add(delta, std::memory_order_relaxed);
+}
+
+void move(State& counted, State now) {
+    if (counted == now) return;
+    Slot& s = mine();
+    if (counted != State::None) s.in_state[static_cast<int>(counted)].fetch_sub(1, std::memory_order_relaxed);
+    if (now != State::None) s.in_state[static_cast<int>(now)].fetch_add(1, std::memory_order_relaxed);
+    counted = now;
+}
+
+void share_between(int workers) {
+    // Anonymous and MAP_SHARED: the children forked after this see the same pages, and nobody else does.
+    void* mem = ::mmap(nullptr, sizeof(Slot) * static_cast<size_t>(workers), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) throw_errno("mmap (status counters)");
+    shared_slots = static_cast<Slot*>(mem);
+    for (int i = 0; i < workers; ++i) new (&shared_slots[i]) Slot;
+    worker_count = workers;
+}
+
+void count_as_worker(int index) {
+    if (!shared_slots || index < 0 || index >= worker_count) return;
+    slot_in_use = &shared_slots[index];
+    slot_in_use->pid.store(static_cast<int32_t>(::getpid()), std::memory_order_relaxed);
+}
+
+void worker_restarted(int index) {
+    if (!shared_slots || index < 0 || index >= worker_count) return;
+    Slot& s = shared_slots[index];
+    for (auto& gauge : s.in_state) gauge.store(0, std::memory_order_relaxed);  // its connections died with it
+    s.restarts.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::string render(const std::string& chapter, const std::string& model, bool json) {
+    // Each slot is read once, and the total is the sum of what was read: the page adds up even
+    // while the workers go on counting.
+    std::vector<Totals> workers(static_cast<size_t>(worker_count));
+    for (int i = 0; i < worker_count; ++i) workers[static_cast<size_t>(i)].add(shared_slots[i]);
+    Totals all;
+    if (shared_slots)
+        for (const Totals& one : workers) all.add(one);
+    else
+        all.add(*slot_in_use);
+    if (json) {
+        std::string out = "{\"chapter\":" + json_text(chapter) + ",\"model\":" + json_text(model) + ",\"pid\":" +
+                          std::to_string(::getpid()) + ",\"total\":{" + json_totals(all) + "},\"workers\":[";
+        for (int i = 0; i < worker_count; ++i) {
+            const Slot& s = shared_slots[i];
+            out += std::string(i ? "," : "") + "{\"index\":" + std::to_string(i) + ",\"pid\":" + std::to_string(s.pid.load()) +
+                   ",\"restarts\":" + std::to_string(s.restarts.load()) + "," + json_totals(workers[static_cast<size_t>(i)]) + "}";
+        }
+        return out + "]}\n";
+    }
+    std::string out = "one-loop " + chapter + ": " + model + "\nanswered by pid " + std::to_string(::getpid()) + "\n\n";
+    out += text_totals(all, "");
+    for (int i = 0; i < worker_count; ++i) {
+        const Slot& s = shared_slots[i];
+        out += "\nworker " + std::to_string(i) + ": pid " + std::to_string(s.pid.load()) + ", " +
+               std::to_string(s.restarts.load()) + " restarts\n" + text_totals(workers[static_cast<size_t>(i)], "  ");
+    }
+    return out;
+}
+
+}  // namespace one::status

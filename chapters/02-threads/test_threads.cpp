@@ -1,5 +1,6 @@
 // Chapter 02's own tests: what is special about a thread per connection.
 #include "common/blackbox/harness.hpp"
+#include "common/blackbox/json.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,6 +16,20 @@ static size_t count(const std::string& text, const std::string& word) {
 }
 
 TEST_SUITE("02-threads") {
+
+TEST_CASE("/status counts the threads alive: the one that accepts, and one per connection") {
+    ServerProcess server;
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 3; ++i) {
+        clients.push_back(std::make_unique<Client>(server.port()));
+        REQUIRE(clients.back()->send(get("/hello")));
+        REQUIRE(clients.back()->read_reply().status == 200);  // its thread has started
+    }
+    std::optional<Json> page = parse_json(one::test::exchange(server.port(), get("/status?format=json")).body);
+    REQUIRE(page);
+    CHECK(page->number_at({"total", "model_numbers", "threads_alive"}) == 1 + 3 + 1);  // and the one asking
+    CHECK(page->number_at({"total", "connections", "idle"}) == 3);
+}
 
 TEST_CASE("each connection has its own thread, gone when the connection goes") {
     ServerProcess server;

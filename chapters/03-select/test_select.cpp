@@ -1,5 +1,6 @@
 // Chapter 03's own test: select()'s wall at FD_SETSIZE.
 #include "common/blackbox/harness.hpp"
+#include "common/blackbox/json.hpp"
 
 #include <doctest/doctest.h>
 
@@ -35,6 +36,11 @@ TEST_CASE("clients on descriptors beyond FD_SETSIZE get 503 and the server lives
     // Once the wall is passed the connections below it still work...
     REQUIRE(clients.front()->send(get("/hello")));
     CHECK(clients.front()->read_reply().body == "Hello, World!");
+    // ...and /status counted each refusal under its reason.
+    REQUIRE(clients.front()->send(get("/status?format=json")));
+    std::optional<Json> page = parse_json(clients.front()->read_reply().body);
+    REQUIRE(page);
+    CHECK(page->number_at({"total", "refused", "503_fd_setsize"}) == refused);
     // ...and the wall was logged once for the burst, not once per client.
     std::string log = server.log();
     size_t first = log.find("beyond what the poller can watch");

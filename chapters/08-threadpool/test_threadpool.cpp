@@ -3,6 +3,7 @@
 // to the next client on the same descriptor; a full queue says 503; a stop waits for jobs, up to
 // its deadline; a cold file is read by the pool and still arrives whole.
 #include "common/blackbox/harness.hpp"
+#include "common/blackbox/json.hpp"
 #include "common/page_cache.hpp"
 
 #include <doctest/doctest.h>
@@ -129,6 +130,31 @@ TEST_CASE("an answer whose client left is dropped, even when a new client has th
     CHECK(next.read_reply().body == "Hello, World!");
     CHECK_FALSE(next.has_bytes());
     CHECK(pool_count(stop_and_log(server), "answers dropped") == 1);
+}
+
+TEST_CASE("/status shows the pool: its threads, the busy ones and the queue") {
+    ServerProcess server({{"--workers", "1", "--threads", "1", "--queue", "4"}});
+    Client first(server.port()), second(server.port());
+    REQUIRE(first.send(get("/sleep?ms=1500")));
+    REQUIRE(second.send(get("/sleep?ms=1500")));
+    std::optional<Json> page;
+    for (int i = 0; i < 100; ++i) {  // until both have reached the pool: one running, one waiting
+        page = parse_json(one::test::exchange(server.port(), get("/status?format=json")).body);
+        REQUIRE(page);
+        if (page->number_at({"total", "model_numbers", "pool_queued"}) == 1) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(page->number_at({"total", "model_numbers", "pool_queued"}) == 1);
+    CHECK(page->number_at({"total", "model_numbers", "pool_busy"}) == 1);
+    CHECK(page->number_at({"total", "model_numbers", "threads_alive"}) == 2);  // the pool's one and the loop
+    CHECK(first.read_reply().status == 200);
+    CHECK(second.read_reply().status == 200);
+    page = parse_json(one::test::exchange(server.port(), get("/status?format=json")).body);
+    REQUIRE(page);
+    CHECK(page->number_at({"total", "model_numbers", "pool_busy"}) == 0);
+    CHECK(page->number_at({"workers"}) == std::nullopt);  // a list, not a number
+    REQUIRE(page->get("workers"));
+    CHECK(page->get("workers")->items.size() == 1);
 }
 
 TEST_CASE("a full queue answers 503 with Retry-After, and the connection goes on") {

@@ -97,6 +97,8 @@ void set_server_binary(std::string path) { g_server_binary = std::move(path); }
 void add_server_arg(std::string arg) { g_server_args.push_back(std::move(arg)); }
 void set_server_host(std::string host) { g_host = std::move(host); }
 const std::string& server_host() { return g_host; }
+bool has_backend() { return !g_backend.empty(); }
+
 void set_backend_command(std::string command) {
     std::istringstream words(command);
     g_backend.clear();

@@ -40,6 +40,7 @@ class Client;
 // on the test's command line, every server a test starts gets a backend of its own, started
 // first, and is told --upstream 127.0.0.1:PORT.
 void set_backend_command(std::string command);
+bool has_backend();  // was --backend given?
 
 // Where the server under test listens and the clients connect: 127.0.0.1 unless the runner was
 // given --host (::1 runs the suite over IPv6). Backends stay on 127.0.0.1.

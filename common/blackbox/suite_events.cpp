@@ -2,6 +2,7 @@
 // clients that are slow, silent, greedy or too many. Chapters 01 and 02 skip this suite: a thread
 // blocked in recv() has its timeouts as socket options, and chapter 02 tests its own limits.
 #include "harness.hpp"
+#include "json.hpp"
 
 #include <doctest/doctest.h>
 
@@ -137,6 +138,9 @@ TEST_CASE("beyond --max-connections a client gets 503 and a close") {
     }
     CHECK(again.status == 200);
     CHECK(server.log().find("at --max-connections") != std::string::npos);
+    std::optional<Json> page = parse_json(one::test::exchange(server.port(), get("/status?format=json")).body);
+    REQUIRE(page);
+    CHECK(page->number_at({"total", "refused", "503_max_connections"}) == 1);  // on /status, under its reason
 }
 
 TEST_CASE("out of descriptors the server keeps serving without spinning and recovers") {
@@ -161,6 +165,10 @@ TEST_CASE("out of descriptors the server keeps serving without spinning and reco
     held.erase(held.begin(), held.begin() + 40);            // free descriptors...
     for (auto& c : held) CHECK(c->read_reply().status == 200);  // ...and the waiting clients get in
     CHECK(server.log().find("out of file descriptors") != std::string::npos);
+    REQUIRE(held.back()->send(get("/status?format=json")));
+    std::optional<Json> page = parse_json(held.back()->read_reply().body);
+    REQUIRE(page);
+    CHECK(page->number_at({"total", "refused", "out_of_descriptors"}) >= 1);  // each failed accept, counted
 }
 
 TEST_CASE("a client that never reads cannot make the server buffer without bound") {

@@ -15,7 +15,7 @@ TEST_CASE("GET / serves the page naming the chapter") {
     CHECK(reply.header("Content-Type") == "text/html; charset=utf-8");
     std::string prefix = "<!doctype html>\n<title>one-loop " + chapter_name() + "</title>\n<h1>one-loop: " +
                          chapter_name() + "</h1>\n<p>";
-    std::string suffix = "</p>\n<p>Try /hello, /echo (POST), /sleep?ms=100, /cpu?n=1000000</p>\n";
+    std::string suffix = "</p>\n<p>Try /hello, /echo (POST), /sleep?ms=100, /cpu?n=1000000, /status</p>\n";
     CHECK(reply.body.rfind(prefix, 0) == 0);
     CHECK(reply.body.size() > prefix.size() + suffix.size());  // the model's description is not empty
     CHECK(reply.body.substr(reply.body.size() - std::min(reply.body.size(), suffix.size())) == suffix);

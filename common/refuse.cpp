@@ -19,9 +19,8 @@ std::string_view reason(status::Refusal why) {
 }  // namespace
 
 void refuse_busy(Fd client, status::Refusal why) {
-    status::count_refusal(why);
     std::string bytes;
-    http::append_response(http::error_response(503, reason(why)), bytes);
+    http::append_response(http::error_response(503, reason(why), why), bytes);
     write_some(client.get(), bytes);  // a fresh socket's send buffer takes a few hundred bytes at once
     ::shutdown(client.get(), SHUT_WR);
     char sink[4096];

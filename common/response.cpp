@@ -90,8 +90,10 @@ void append_response(const Response& r, std::string& out) {
     if (sends_body(r)) out += r.body;
 }
 
-Response error_response(int status, std::string_view why) {
-    status::count_refusal_status(status);  // every refusal is built here, once, just before it is sent
+Response error_response(int status, std::string_view why, std::optional<status::Refusal> reason) {
+    // Every refusal but a few hand-made 503s is built here, once, just before it is sent.
+    if (reason) status::count_refusal(*reason);
+    else status::count_refusal_status(status);
     Response r;
     r.status = status;
     r.keep_alive = false;  // after a refusal we cannot trust where the next request would start

@@ -3,6 +3,7 @@
 // head (chapter 07): the head is written here, the file's bytes never pass through this code.
 #pragma once
 
+#include "status.hpp"
 #include "sys.hpp"
 
 #include <cstdint>
@@ -75,8 +76,9 @@ std::string_view reason_phrase(int status);
 // on a 304, which has no body to describe; Date comes from a per-thread cache refreshed once a second.
 void append_response(const Response& response, std::string& out);
 
-// A short error response whose body names the reason, sent before closing the connection.
-Response error_response(int status, std::string_view why);
+// A short error response whose body names the reason, sent before closing the connection. It is
+// counted for /status as a refusal: under `reason`, or else by its status (status.hpp).
+Response error_response(int status, std::string_view why, std::optional<status::Refusal> reason = std::nullopt);
 
 // The current time as an IMF-fixdate ("Sun, 22 Nov 2026 06:34:28 GMT"), formatted at most once a
 // second per thread: strftime per request would cost more than parsing the request did.

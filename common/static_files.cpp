@@ -1,6 +1,8 @@
 // static_files: from a request path to an open file, and the headers HTTP wants about it.
 #include "static_files.hpp"
 
+#include "status.hpp"
+
 #include <charconv>
 #include <sys/stat.h>
 
@@ -104,7 +106,9 @@ Response open_failed(int err) {
     case EPERM: return plain(403, "403 Forbidden\n");
     case EMFILE:
     case ENFILE:
-    case ENOMEM: return plain(503, "503 Service Unavailable: out of file descriptors\n");
+    case ENOMEM:
+        status::count_refusal(status::Refusal::NoRoomDescriptors);
+        return plain(503, "503 Service Unavailable: out of file descriptors\n");
     default: return plain(404, "404 Not Found\n");  // ENOENT, and EXDEV/ELOOP/ENOTDIR: refused steps look like absence
     }
 }

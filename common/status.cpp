@@ -2,6 +2,7 @@
 
 #include "sys.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <iterator>
 #include <new>
@@ -14,8 +15,10 @@ namespace {
 
 Slot local_slot;                // a single-process server's, and the master's
 Slot* slot_in_use = &local_slot;
-Slot* shared_slots = nullptr;   // the workers', when there are workers
-int worker_count = 0;
+// With workers: slot 0 holds the counts of processes that have ended, slots 1.. the live ones'.
+Slot* shared_slots = nullptr;
+int slot_count = 0;
+std::vector<uint32_t> restarts_of;  // the master's: per worker number
 
 struct RefusalName {
     const char* text;  // on the page
@@ -25,7 +28,9 @@ constexpr RefusalName kRefusalNames[] = {
     {"503 at FD_SETSIZE", "503_fd_setsize"},
     {"503 at --max-connections", "503_max_connections"},
     {"503 no thread", "503_no_thread"},
-    {"out of descriptors", "out_of_descriptors"},
+    {"503 queue full", "503_queue_full"},
+    {"503 out of descriptors", "503_out_of_descriptors"},
+    {"accept out of descriptors", "accept_out_of_descriptors"},
     {"400", "400"},
     {"408", "408"},
     {"413", "413"},
@@ -33,6 +38,7 @@ constexpr RefusalName kRefusalNames[] = {
     {"431", "431"},
     {"501", "501"},
     {"505", "505"},
+    {"502/504 from a backend", "gateway"},
     {"other", "other"},
 };
 static_assert(std::size(kRefusalNames) == static_cast<size_t>(Refusal::Count));
@@ -154,7 +160,8 @@ void count_refusal_status(int http_status) {
     case 431: return count_refusal(Refusal::HeadersTooLarge);
     case 501: return count_refusal(Refusal::NotImplemented);
     case 505: return count_refusal(Refusal::VersionNotSupported);
-    case 503: return;  // refuse_busy() counts it, with the reason
+    case 502:
+    case 504: return count_refusal(Refusal::Gateway);
     default: return count_refusal(Refusal::Other);
     }
 }
@@ -178,55 +185,101 @@ void move(State& counted, State now) {
 }
 
 void share_between(int workers) {
+    // A reload overlaps old and new workers, and quick reloads several generations: room for four.
+    slot_count = 1 + 4 * workers;
     // Anonymous and MAP_SHARED: the children forked after this see the same pages, and nobody else does.
-    void* mem = ::mmap(nullptr, sizeof(Slot) * static_cast<size_t>(workers), PROT_READ | PROT_WRITE,
+    void* mem = ::mmap(nullptr, sizeof(Slot) * static_cast<size_t>(slot_count), PROT_READ | PROT_WRITE,
                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) throw_errno("mmap (status counters)");
     shared_slots = static_cast<Slot*>(mem);
-    for (int i = 0; i < workers; ++i) new (&shared_slots[i]) Slot;
-    worker_count = workers;
+    for (int i = 0; i < slot_count; ++i) new (&shared_slots[i]) Slot;
+    restarts_of.assign(static_cast<size_t>(workers), 0);
+}
+
+int claim_slot(int worker) {
+    for (int i = 1; i < slot_count; ++i) {
+        Slot& s = shared_slots[i];
+        if (s.pid.load(std::memory_order_relaxed) != 0) continue;
+        s.pid.store(-1, std::memory_order_relaxed);  // claimed; the worker writes its pid
+        s.worker.store(worker, std::memory_order_relaxed);
+        s.restarts.store(static_cast<size_t>(worker) < restarts_of.size() ? restarts_of[static_cast<size_t>(worker)] : 0,
+                         std::memory_order_relaxed);
+        return i;
+    }
+    return -1;
+}
+
+void assign_slot(int index, pid_t pid) {
+    if (!shared_slots || index < 1 || index >= slot_count) return;
+    shared_slots[index].pid.store(static_cast<int32_t>(pid), std::memory_order_relaxed);
 }
 
 void count_as_worker(int index) {
-    if (!shared_slots || index < 0 || index >= worker_count) return;
+    if (!shared_slots || index < 1 || index >= slot_count) return;
     slot_in_use = &shared_slots[index];
     slot_in_use->pid.store(static_cast<int32_t>(::getpid()), std::memory_order_relaxed);
 }
 
-void worker_restarted(int index) {
-    if (!shared_slots || index < 0 || index >= worker_count) return;
-    Slot& s = shared_slots[index];
-    for (auto& gauge : s.in_state) gauge.store(0, std::memory_order_relaxed);  // its connections died with it
-    s.restarts.fetch_add(1, std::memory_order_relaxed);
+void process_ended(pid_t pid, bool died) {
+    for (int i = 1; i < slot_count; ++i) {
+        Slot& s = shared_slots[i];
+        if (s.pid.load(std::memory_order_relaxed) != pid) continue;
+        // The process is gone: nobody else writes this slot now.
+        Slot& ended = shared_slots[0];
+        auto move_over = [](std::atomic<uint64_t>& from, std::atomic<uint64_t>& to) {
+            to.fetch_add(from.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+        };
+        move_over(s.accepted, ended.accepted);
+        move_over(s.requests, ended.requests);
+        move_over(s.bytes_in, ended.bytes_in);
+        move_over(s.bytes_out, ended.bytes_out);
+        move_over(s.turns, ended.turns);
+        move_over(s.events, ended.events);
+        for (int r = 0; r < static_cast<int>(Refusal::Count); ++r) move_over(s.refused[r], ended.refused[r]);
+        for (auto& gauge : s.in_state) gauge.store(0, std::memory_order_relaxed);
+        for (auto& number : s.model) number.store(0, std::memory_order_relaxed);
+        s.shown.store(0, std::memory_order_relaxed);
+        int worker = s.worker.load(std::memory_order_relaxed);
+        if (died && worker >= 0 && static_cast<size_t>(worker) < restarts_of.size()) ++restarts_of[static_cast<size_t>(worker)];
+        s.pid.store(0, std::memory_order_relaxed);
+        return;
+    }
 }
 
 std::string render(const std::string& chapter, const std::string& model, bool json) {
     // Each slot is read once, and the total is the sum of what was read: the page adds up even
-    // while the workers go on counting.
-    std::vector<Totals> workers(static_cast<size_t>(worker_count));
-    for (int i = 0; i < worker_count; ++i) workers[static_cast<size_t>(i)].add(shared_slots[i]);
+    // while the workers go on counting. Listed: the live workers, by worker number.
+    struct Live {
+        int worker;
+        int32_t pid;
+        uint32_t restarts;
+        Totals counts;
+    };
+    std::vector<Live> live;
     Totals all;
-    if (shared_slots)
-        for (const Totals& one : workers) all.add(one);
-    else
-        all.add(*slot_in_use);
+    if (!shared_slots) all.add(*slot_in_use);
+    for (int i = 0; i < slot_count; ++i) {
+        const Slot& s = shared_slots[i];
+        Totals one;
+        one.add(s);
+        all.add(one);
+        int32_t pid = s.pid.load(std::memory_order_relaxed);
+        if (i > 0 && pid > 0) live.push_back({s.worker.load(std::memory_order_relaxed), pid, s.restarts.load(std::memory_order_relaxed), one});
+    }
+    std::sort(live.begin(), live.end(), [](const Live& a, const Live& b) { return a.worker < b.worker || (a.worker == b.worker && a.pid < b.pid); });
     if (json) {
         std::string out = "{\"chapter\":" + json_text(chapter) + ",\"model\":" + json_text(model) + ",\"pid\":" +
                           std::to_string(::getpid()) + ",\"total\":{" + json_totals(all) + "},\"workers\":[";
-        for (int i = 0; i < worker_count; ++i) {
-            const Slot& s = shared_slots[i];
-            out += std::string(i ? "," : "") + "{\"index\":" + std::to_string(i) + ",\"pid\":" + std::to_string(s.pid.load()) +
-                   ",\"restarts\":" + std::to_string(s.restarts.load()) + "," + json_totals(workers[static_cast<size_t>(i)]) + "}";
-        }
+        for (size_t i = 0; i < live.size(); ++i)
+            out += std::string(i ? "," : "") + "{\"worker\":" + std::to_string(live[i].worker) + ",\"pid\":" + std::to_string(live[i].pid) +
+                   ",\"restarts\":" + std::to_string(live[i].restarts) + "," + json_totals(live[i].counts) + "}";
         return out + "]}\n";
     }
     std::string out = "one-loop " + chapter + ": " + model + "\nanswered by pid " + std::to_string(::getpid()) + "\n\n";
     out += text_totals(all, "");
-    for (int i = 0; i < worker_count; ++i) {
-        const Slot& s = shared_slots[i];
-        out += "\nworker " + std::to_string(i) + ": pid " + std::to_string(s.pid.load()) + ", " +
-               std::to_string(s.restarts.load()) + " restarts\n" + text_totals(workers[static_cast<size_t>(i)], "  ");
-    }
+    for (const Live& w : live)
+        out += "\nworker " + std::to_string(w.worker) + ": pid " + std::to_string(w.pid) + ", " + std::to_string(w.restarts) +
+               " restarts\n" + text_totals(w.counts, "  ");
     return out;
 }
 

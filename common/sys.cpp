@@ -186,7 +186,7 @@ Fd accept_client(int listen_fd, int& err, bool nonblocking) {
     int fd = ::accept4(listen_fd, nullptr, nullptr, flags);
     err = fd < 0 ? errno : 0;
     if (status::counting && fd >= 0) status::add(status::mine().accepted);
-    if (status::counting && (err == EMFILE || err == ENFILE)) status::count_refusal(status::Refusal::OutOfDescriptors);
+    if (status::counting && (err == EMFILE || err == ENFILE)) status::count_refusal(status::Refusal::AcceptOutOfDescriptors);
     return Fd(fd);
 }
 

@@ -79,9 +79,11 @@ inline std::string describe_exit(int status) {
 
 inline pid_t Master::spawn(int slot) {
     pid_t master = getpid();
+    int counters = status::claim_slot(slot);  // for /status: a slot of the shared counters of its own
     pid_t pid = fork();
     if (pid < 0) {
         log_line(std::string("fork: ") + std::strerror(errno));
+        status::assign_slot(counters, 0);
         return -1;
     }
     if (pid == 0) {
@@ -90,7 +92,7 @@ inline pid_t Master::spawn(int slot) {
         sigprocmask(SIG_SETMASK, &none, nullptr);
         prctl(PR_SET_PDEATHSIG, SIGTERM);  // a master killed outright takes its workers with it
         if (getppid() != master) _exit(0);  // ...even one killed before that line
-        status::count_as_worker(slot);      // into the slot shared with the master and the others
+        status::count_as_worker(counters);  // into its slot, which the master and the others can read
         // Keep only this slot's listener: the others belong to other workers.
         Fd own(::dup(listener_for(slot)));
         listeners_.clear();
@@ -102,6 +104,7 @@ inline pid_t Master::spawn(int slot) {
         }
         _exit(0);
     }
+    status::assign_slot(counters, pid);
     workers_.push_back({pid, slot, false, Clock::now()});
     return pid;
 }
@@ -110,7 +113,6 @@ inline pid_t Master::spawn(int slot) {
 // restarted at once, in a loop as fast as fork(). So a worker that lived under a second is restarted
 // after a pause that doubles each time, up to half a minute; one that lived longer, at once.
 inline void Master::restart(int slot, Clock::time_point born) {
-    status::worker_restarted(slot);
     Clock::time_point now = Clock::now();
     if (now - born >= std::chrono::seconds(1)) {
         backoff_ = std::chrono::seconds(1);
@@ -137,13 +139,14 @@ inline void Master::restart_due() {
 }
 
 inline void Master::reap() {
-    int status;
-    for (pid_t pid; (pid = waitpid(-1, &status, WNOHANG)) > 0;) {
+    int wait_status;
+    for (pid_t pid; (pid = waitpid(-1, &wait_status, WNOHANG)) > 0;) {
         auto it = std::find_if(workers_.begin(), workers_.end(), [pid](const Worker& w) { return w.pid == pid; });
         if (it == workers_.end()) continue;
         Worker gone = *it;
         workers_.erase(it);
-        log_line("worker " + std::to_string(gone.slot) + " (pid " + std::to_string(pid) + ") " + describe_exit(status));
+        log_line("worker " + std::to_string(gone.slot) + " (pid " + std::to_string(pid) + ") " + describe_exit(wait_status));
+        status::process_ended(pid, !gone.retiring && !stopping_);
         if (!gone.retiring && !stopping_) restart(gone.slot, gone.born);
     }
 }

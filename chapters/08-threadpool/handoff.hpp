@@ -15,6 +15,7 @@
 #include "common/app.hpp"
 #include "common/event_server.hpp"
 #include "common/log.hpp"
+#include "common/status.hpp"
 #include "thread_pool.hpp"
 
 #include <fcntl.h>
@@ -83,6 +84,7 @@ public:
                                                std::span<const char> raw) override {
         Job job{fd, generation, OwnedRequest(request, raw), {}, 0, 0};
         if (submitted(job)) return std::nullopt;
+        status::count_refusal(status::Refusal::NoRoomQueue);
         http::Response busy;
         busy.status = 503;
         busy.body = "503 Service Unavailable: every thread is busy and the queue is full\n";

@@ -8,6 +8,8 @@
 
 #include "forward.hpp"
 
+#include "common/status.hpp"
+
 #include <arpa/inet.h>
 #include <charconv>
 #include <cstring>
@@ -36,7 +38,9 @@ bool is_idempotent(std::string_view method) {
 }
 
 http::Response gateway_error(int status, std::string_view why, bool keep_alive) {
-    http::Response r = http::error_response(status, why);
+    std::optional<status::Refusal> reason;
+    if (status == 503) reason = status::Refusal::NoRoomDescriptors;  // the one 503 here: no descriptor for a backend
+    http::Response r = http::error_response(status, why, reason);
     r.keep_alive = keep_alive;  // the client's connection is fine; only the backend failed
     return r;
 }

@@ -203,7 +203,7 @@ void RingServer::on_accept(const io_uring_cqe& cqe) {
     } else {
         switch (grade_accept_error(-cqe.res)) {
         case AcceptError::OutOfFds:
-            status::count_refusal(status::Refusal::OutOfDescriptors);
+            status::count_refusal(status::Refusal::AcceptOutOfDescriptors);
             out_of_fds_.failure(std::strerror(-cqe.res));
             return pause_accepting();
         case AcceptError::Fatal: throw_errno("accept (io_uring)", -cqe.res);

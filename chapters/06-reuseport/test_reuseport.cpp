@@ -1,5 +1,6 @@
 // Chapter 06's own tests: the master's promises about its workers.
 #include "common/blackbox/harness.hpp"
+#include "common/blackbox/json.hpp"
 
 #include <doctest/doctest.h>
 
@@ -41,6 +42,13 @@ TEST_CASE("a worker that dies is restarted and the port keeps answering") {
     ServerProcess server({{"--workers", "2"}});
     std::vector<pid_t> before = await_workers(server, 2);
     REQUIRE(before.size() == 2);
+    for (int i = 0; i < 10; ++i) CHECK(exchange(server.port(), get("/hello")).status == 200);
+    auto status_page = [&] {
+        std::optional<Json> page = parse_json(one::test::exchange(server.port(), get("/status?format=json")).body);
+        REQUIRE(page);
+        return *page;
+    };
+    int64_t requests_before = *status_page().number_at({"total", "requests"});
     kill(before[0], SIGKILL);
     std::vector<pid_t> after;
     for (int i = 0; i < 300; ++i) {
@@ -51,6 +59,18 @@ TEST_CASE("a worker that dies is restarted and the port keeps answering") {
     CHECK(after.size() == 2);
     CHECK(std::find(after.begin(), after.end(), before[0]) == after.end());
     for (int i = 0; i < 20; ++i) CHECK(exchange(server.port(), get("/hello")).status == 200);
+    // /status kept what the dead worker had counted, and shows its successor with one restart.
+    Json page = status_page();
+    CHECK(page.number_at({"total", "requests"}) == requests_before + 20 + 1);
+    REQUIRE(page.get("workers"));
+    int restarted = 0;
+    for (const Json& worker : page.get("workers")->items) {
+        auto pid = static_cast<pid_t>(*worker.number_at({"pid"}));
+        CHECK(std::find(after.begin(), after.end(), pid) != after.end());
+        restarted += worker.number_at({"restarts"}) == 1;
+    }
+    CHECK(page.get("workers")->items.size() == 2);
+    CHECK(restarted == 1);
     std::string log = server.log();
     CHECK(log.find("killed by signal Killed") != std::string::npos);
     CHECK(log.find("restarting") != std::string::npos);

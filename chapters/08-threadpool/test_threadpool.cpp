@@ -141,7 +141,9 @@ TEST_CASE("/status shows the pool: its threads, the busy ones and the queue") {
     for (int i = 0; i < 100; ++i) {  // until both have reached the pool: one running, one waiting
         page = parse_json(one::test::exchange(server.port(), get("/status?format=json")).body);
         REQUIRE(page);
-        if (page->number_at({"total", "model_numbers", "pool_queued"}) == 1) break;
+        if (page->number_at({"total", "model_numbers", "pool_queued"}) == 1 &&
+            page->number_at({"total", "model_numbers", "pool_busy"}) == 1)
+            break;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     CHECK(page->number_at({"total", "model_numbers", "pool_queued"}) == 1);

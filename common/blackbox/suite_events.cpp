@@ -132,15 +132,24 @@ TEST_CASE("beyond --max-connections a client gets 503 and a close") {
     CHECK(extra.closed_by_server());
     held.pop_back();
     Reply again;
+    int refused_again = 0;  // retries that came before the server noticed the close: refused too
     for (int i = 0; i < 50 && again.status != 200; ++i) {  // the server notices the close on its next turn
         std::this_thread::sleep_for(20ms);
         again = exchange(server.port(), get("/hello"));
+        refused_again += again.status == 503;
     }
     CHECK(again.status == 200);
     CHECK(server.log().find("at --max-connections") != std::string::npos);
-    std::optional<Json> page = parse_json(one::test::exchange(server.port(), get("/status?format=json")).body);
+    held.clear();
+    Reply status;
+    for (int i = 0; i < 50 && status.status != 200; ++i) {  // `again` may still hold the last place a moment
+        if (i) std::this_thread::sleep_for(20ms);
+        status = exchange(server.port(), get("/status?format=json"));
+        refused_again += status.status == 503;
+    }
+    std::optional<Json> page = parse_json(status.body);
     REQUIRE(page);
-    CHECK(page->number_at({"total", "refused", "503_max_connections"}) == 1);  // on /status, under its reason
+    CHECK(page->number_at({"total", "refused", "503_max_connections"}) == 1 + refused_again);  // under its reason
 }
 
 TEST_CASE("out of descriptors the server keeps serving without spinning and recovers") {
@@ -168,7 +177,7 @@ TEST_CASE("out of descriptors the server keeps serving without spinning and reco
     REQUIRE(held.back()->send(get("/status?format=json")));
     std::optional<Json> page = parse_json(held.back()->read_reply().body);
     REQUIRE(page);
-    CHECK(page->number_at({"total", "refused", "out_of_descriptors"}) >= 1);  // each failed accept, counted
+    CHECK(page->number_at({"total", "refused", "accept_out_of_descriptors"}) >= 1);  // each failed accept, counted
 }
 
 TEST_CASE("a client that never reads cannot make the server buffer without bound") {

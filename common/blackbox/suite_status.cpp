@@ -7,14 +7,17 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
+#include <thread>
 
 using namespace one::test;
 
 namespace {
 
-constexpr const char* kRefusals[] = {"503_fd_setsize", "503_max_connections", "503_no_thread", "out_of_descriptors",
-                                     "400", "408", "413", "414", "431", "501", "505", "other"};
+constexpr const char* kRefusals[] = {"503_fd_setsize", "503_max_connections", "503_no_thread", "503_queue_full",
+                                     "503_out_of_descriptors", "accept_out_of_descriptors", "400", "408", "413",
+                                     "414", "431", "501", "505", "gateway", "other"};
 constexpr const char* kStates[] = {"reading", "writing", "idle", "closing"};
 
 Json status_page(int port) {
@@ -87,6 +90,45 @@ TEST_CASE("GET /status counts a known sequence of requests exactly") {
     if (has_backend()) CHECK(bytes_in >= static_cast<int64_t>(sent));  // a proxy also reads its backends' answers
     else CHECK(bytes_in == static_cast<int64_t>(sent));
     CHECK(at(after, {"total", "bytes", "out"}) > at(before, {"total", "bytes", "out"}));
+}
+
+TEST_CASE("every connection leaves the gauges when it closes, however it ended") {
+    ServerProcess server;
+    {  // one at a time: chapter 01 serves one client until it leaves
+        Client kept(server.port());
+        REQUIRE(kept.send(get("/hello")));
+        CHECK(kept.read_reply().status == 200);
+    }
+    {
+        Client pipelined(server.port());
+        REQUIRE(pipelined.send(get("/hello") + get("/hello")));
+        CHECK(pipelined.read_reply().status == 200);
+        CHECK(pipelined.read_reply().status == 200);
+    }
+    {
+        Client refused(server.port());
+        REQUIRE(refused.send("GET /hello HTTP/1.1\r\nHost: t\r\nno colon here\r\n\r\n"));
+        CHECK(refused.read_reply().status == 400);
+    }
+    {
+        Client half(server.port());
+        REQUIRE(half.send("GET /hello HTTP/1.1\r\nHo"));  // half a request, then a reset
+        half.reset();
+    }
+    // The server sees the closes on its next turns: look until only the asker is left.
+    int64_t open = -1;
+    Json page;
+    for (int i = 0; i < 250 && open != 1; ++i) {
+        if (i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        page = status_page(server.port());
+        open = at(page, {"total", "connections", "open"});
+    }
+    CHECK(open == 1);
+    CHECK(at(page, {"total", "connections", "writing"}) == 1);
+    for (const char* state : {"reading", "idle", "closing"}) {
+        CAPTURE(state);
+        CHECK(at(page, {"total", "connections", state}) == 0);
+    }
 }
 
 TEST_CASE("the JSON page has every field, and the connection asking is counted as writing") {

@@ -55,30 +55,35 @@ TEST_CASE("the page of a single process has its counters in text and JSON, and n
     CHECK(json.find("\"refused\":{\"503_fd_setsize\":") != std::string::npos);
 }
 
-TEST_CASE("workers forked after share_between count into slots every one of them reads") {
+TEST_CASE("workers forked after share_between count into slots the master sums, and an ended one's counts stay") {
     // In a child process, so that this process keeps counting into its own slot for the other tests.
     pid_t master = fork();
     REQUIRE(master >= 0);
     if (master == 0) {
         status::share_between(2);
+        int first = status::claim_slot(1);
         pid_t worker = fork();
         if (worker == 0) {
-            status::count_as_worker(1);
+            status::count_as_worker(first);
             status::add(status::mine().requests, 5);
-            status::CountedConnection open;  // left open: it is counted as idle until this exits
+            status::CountedConnection open;  // left open: counted as idle until its process ends
             _exit(0);
         }
+        status::assign_slot(first, worker);
         int ignored;
         waitpid(worker, &ignored, 0);
-        status::worker_restarted(1);  // as the master does when a worker dies: its connections went with it
-        status::count_as_worker(0);
+        std::string before_reaped = status::render("06-reuseport", "workers", true);
+        status::process_ended(worker, true);  // died: its worker number restarts once
+        int second = status::claim_slot(1);
+        status::count_as_worker(second);       // this process plays the restarted worker 1
         status::add(status::mine().requests, 2);
         std::string json = status::render("06-reuseport", "workers", true);
-        bool ok = json.find("\"total\":{\"connections\":{\"open\":0,") != std::string::npos &&
-                  json.find("\"requests\":7,") != std::string::npos &&  // the total
-                  json.find("\"index\":1,\"pid\":" + std::to_string(worker) + ",\"restarts\":1,") != std::string::npos &&
-                  json.find("\"index\":0,\"pid\":" + std::to_string(getpid()) + ",\"restarts\":0,") != std::string::npos;
-        if (!ok) std::fprintf(stderr, "%s", json.c_str());
+        bool ok = before_reaped.find("\"open\":1,") != std::string::npos &&
+                  json.find("\"total\":{\"connections\":{\"open\":0,") != std::string::npos &&
+                  json.find("\"requests\":7,") != std::string::npos &&  // 5 from the ended one, 2 from this one
+                  json.find("\"workers\":[{\"worker\":1,\"pid\":" + std::to_string(getpid()) + ",\"restarts\":1,") != std::string::npos &&
+                  json.find("\"pid\":" + std::to_string(worker) + ",") == std::string::npos;  // the ended one is no longer listed
+        if (!ok) std::fprintf(stderr, "%s\n%s", before_reaped.c_str(), json.c_str());
         _exit(ok ? 0 : 1);
     }
     int exit_status = 0;

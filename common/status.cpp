@@ -48,8 +48,11 @@ static_assert(std::size(kModelNames) == static_cast<size_t>(ModelNumber::Count))
 
 constexpr const char* kStateNames[] = {"", "reading", "writing", "idle", "closing"};
 
-uint64_t get(const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); }
-int64_t get(const std::atomic<int64_t>& a) { return a.load(std::memory_order_relaxed); }
+// A number as it is, whether read from a slot's atomic or already a plain copy.
+template <typename T>
+T get(const std::atomic<T>& a) { return a.load(std::memory_order_relaxed); }
+template <typename T>
+T get(T plain) { return plain; }
 
 // One slot's numbers, or the sum of several, as plain values.
 struct Totals {
@@ -59,7 +62,9 @@ struct Totals {
     int64_t model[static_cast<int>(ModelNumber::Count)] = {};
     uint8_t shown = 0;  // which model numbers there are
 
-    void add(const Slot& s) {
+    // Adds a Slot (read once, field by field) or another Totals.
+    template <typename From>
+    void add(const From& s) {
         accepted += get(s.accepted);
         requests += get(s.requests);
         bytes_in += get(s.bytes_in);
@@ -69,19 +74,7 @@ struct Totals {
         for (int i = 0; i < static_cast<int>(Refusal::Count); ++i) refused[i] += get(s.refused[i]);
         for (int i = 1; i < 5; ++i) in_state[i] += get(s.in_state[i]);
         for (int i = 0; i < static_cast<int>(ModelNumber::Count); ++i) model[i] += get(s.model[i]);
-        shown |= s.shown.load(std::memory_order_relaxed);
-    }
-    void add(const Totals& t) {
-        accepted += t.accepted;
-        requests += t.requests;
-        bytes_in += t.bytes_in;
-        bytes_out += t.bytes_out;
-        turns += t.turns;
-        events += t.events;
-        for (int i = 0; i < static_cast<int>(Refusal::Count); ++i) refused[i] += t.refused[i];
-        for (int i = 1; i < 5; ++i) in_state[i] += t.in_state[i];
-        for (int i = 0; i < static_cast<int>(ModelNumber::Count); ++i) model[i] += t.model[i];
-        shown |= t.shown;
+        shown |= get(s.shown);
     }
     int64_t open() const { return in_state[1] + in_state[2] + in_state[3] + in_state[4]; }
 };

@@ -2,6 +2,7 @@
 #include "blocking_session.hpp"
 
 #include "buffer.hpp"
+#include "narrate.hpp"
 #include "status.hpp"
 
 #include <chrono>
@@ -33,6 +34,10 @@ static bool flush(int fd, std::string& out) {
 
 void serve_blocking(Fd client, const App& app, const ServerOptions& options) {
     status::CountedConnection counted;
+    struct SaysClosing {  // whichever way the session ends
+        int fd;
+        ~SaysClosing() { if (narrate::on) narrate::line("fd " + std::to_string(fd) + ": done, closing"); }
+    } says_closing{client.get()};
     set_io_timeout(client.get(), options.idle_timeout_ms);
     set_nodelay(client.get());
     Buffer in;
@@ -46,6 +51,7 @@ void serve_blocking(Fd client, const App& app, const ServerOptions& options) {
             counted.now(status::State::Writing);
             // Answer every request already buffered before writing: a pipelined batch gets one write.
             http::Response response = app.handle(request);
+            if (narrate::on) narrate::request(client.get(), request.method, request.target, std::to_string(response.status));
             http::append_response(response, out);
             in.consume(parsed.consumed);
             parser.reset();
@@ -53,6 +59,7 @@ void serve_blocking(Fd client, const App& app, const ServerOptions& options) {
             continue;
         }
         if (parsed.error()) {
+            if (narrate::on) narrate::refusal(client.get(), parsed.http_status, parsed.why);
             http::append_response(http::error_response(parsed.http_status, parsed.why), out);
             counted.now(status::State::Closing);
             if (flush(client.get(), out)) lingering_close(std::move(client));
@@ -63,6 +70,9 @@ void serve_blocking(Fd client, const App& app, const ServerOptions& options) {
             if (!flush(client.get(), out)) return;
         }
         counted.now(parser.started() || !in.empty() ? status::State::Reading : status::State::Idle);
+        if (narrate::on)
+            narrate::line("fd " + std::to_string(client.get()) + ": read sleeps until the client sends" +
+                          (parser.started() ? " the rest" : ", for up to " + std::to_string(options.idle_timeout_ms / 1000) + " s"));
         IoResult got = read_some(client.get(), in.writable(kReadChunk));
         if (got.would_block() && parser.started()) {  // SO_RCVTIMEO expired mid-request
             http::append_response(http::error_response(408, "request not completed in time"), out);

@@ -2,6 +2,8 @@
 // read -> parse -> answer -> write, and when a step would block, say what we are waiting for.
 #include "connection.hpp"
 
+#include "narrate.hpp"
+
 #include <algorithm>
 #include <sys/socket.h>
 
@@ -15,14 +17,18 @@ constexpr size_t kHandOverWhole = 64 * 1024;   // unsent output longer than this
 // to its pool instead, chapter 09 every request to its backends: then nothing, and the answer
 // comes later (on_job_done).
 std::optional<http::Response> answer_now(Connection& c, LoopShared& s, std::span<const char> raw) {
-    if (!s.offload) return s.app.handle(s.request);
     // A proxy forwards everything but its own page: the front door's /status tells about the front
     // door (a backend's is on the backend's own port).
-    if (s.offload_everything && s.request.path == "/status") return s.app.handle(s.request);
-    if (!s.offload_everything) {
-        std::optional<http::Response> now = s.app.handle_without_waiting(s.request);
-        if (now) return now;
+    bool own_page = s.offload_everything && s.request.path == "/status";
+    std::optional<http::Response> now;
+    if (!s.offload || own_page) now = s.app.handle(s.request);
+    else if (!s.offload_everything) now = s.app.handle_without_waiting(s.request);
+    if (now) {
+        if (narrate::on) narrate::request(c.fd.get(), s.request.method, s.request.target, std::to_string(now->status));
+        return now;
     }
+    // Told before it happens: a pool thread may tell its part before answer_later() returns.
+    if (narrate::on) narrate::request(c.fd.get(), s.request.method, s.request.target, s.offload->narrated_as());
     return s.offload->answer_later(c.fd.get(), c.generation, s.request, raw);
 }
 
@@ -136,6 +142,7 @@ size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std:
             break;
         }
         if (r.error()) {
+            if (narrate::on) narrate::refusal(c.fd.get(), r.http_status, r.why);
             http::append_response(http::error_response(r.http_status, r.why), sink);
             c.close_after_write = c.linger_after_write = true;
             return bytes.size();  // after a refused request nothing that follows can be trusted
@@ -151,6 +158,20 @@ size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std:
     }
     if (c.close_after_write && used < bytes.size()) c.linger_after_write = true;  // unread bytes follow
     return used;
+}
+
+void narrate_state(const Connection& c, status::State now, Clock::duration idle_timeout) {
+    std::string fd = "fd " + std::to_string(c.fd.get());
+    switch (now) {
+    case status::State::Idle:
+        return narrate::line(fd + " idle, closed after " +
+                             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(idle_timeout).count()) + " s of silence");
+    case status::State::Reading: return narrate::line(fd + " has part of a request: waits for the rest");
+    case status::State::Writing:
+        return narrate::line(fd + (c.waiting == Waiting::Job ? " waits for its answer, made off the loop" : " waits for room in its send buffer"));
+    case status::State::Closing: return narrate::line(fd + " lingers: reads what the client still sends, then closes");
+    case status::State::None: return;
+    }
 }
 
 status::State state_of(const Connection& c) {

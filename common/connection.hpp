@@ -91,6 +91,8 @@ Interest interest_of(const Connection& c);
 // What /status counts it as: reading a request (some of it has come), writing (an answer is
 // going out or being made), idle (between requests) or closing.
 status::State state_of(const Connection& c);
+// With --narrate: what the connection waits for now that it is in state `now`.
+void narrate_state(const Connection& c, status::State now, Clock::duration idle_timeout);
 
 // Above this much unwritten output a connection stops reading (and so stops parsing requests) until
 // the client reads: a client that sends requests but never reads responses cannot make us buffer

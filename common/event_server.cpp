@@ -1,6 +1,8 @@
 // event_server: the loop shared by every event-driven chapter: accept, dispatch, deadlines.
 #include "event_server.hpp"
 
+#include "narrate.hpp"
+
 #include "refuse.hpp"
 
 #include <algorithm>
@@ -9,6 +11,26 @@
 #include <unistd.h>
 
 namespace one {
+
+namespace {
+
+// "epoll_wait -> 2 ready: fd 3 (the listener) readable, fd 7 readable"
+void narrate_turn(const char* wait_call, const std::vector<Fired>& fired, int listener) {
+    std::string text = std::string(wait_call) + " -> " + std::to_string(fired.size()) + " ready";
+    const char* separator = ": ";
+    for (const Fired& f : fired) {
+        text += separator + std::string("fd ") + std::to_string(f.fd);
+        if (f.generation == 0) text += f.fd == listener ? " (the listener)" : " (a wake-up)";
+        if (f.readable) text += " readable";
+        if (f.writable) text += " writable";
+        if (f.failed) text += " error/hang-up";
+        separator = ", ";
+    }
+    if (fired.empty()) text += ": its timeout ran out (a deadline is due), or a signal came";
+    narrate::line(text);
+}
+
+}  // namespace
 
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr auto kLingerTime = std::chrono::seconds(2);
@@ -132,6 +154,7 @@ void EventServer::run_once(int longest_wait_ms) {
     turn_started_ = Clock::now();
     status::add(status::mine().turns);
     status::add(status::mine().events, fired_.size());
+    if (narrate::on) narrate_turn(poller_.name(), fired_, listener_.get());
     for (const Fired& f : fired_) dispatch(f);
     resume_readers();
     Clock::time_point now = Clock::now();
@@ -246,6 +269,7 @@ void EventServer::add_connection(Fd client) {
     c->timer.fd = fd;
     idle_.arm(c->timer, turn_started_);
     status::move(c->counted, status::State::Idle);
+    if (narrate::on) narrate_state(*c, status::State::Idle, idle_.timeout);
     if (by_fd_.size() <= static_cast<size_t>(fd)) by_fd_.resize(static_cast<size_t>(fd) + 1);
     by_fd_[fd] = std::move(c);
     ++count_;
@@ -253,7 +277,9 @@ void EventServer::add_connection(Fd client) {
 
 void EventServer::update(Connection& c) {
     if (c.waiting == Waiting::Nothing) return close_connection(c);
-    status::move(c.counted, state_of(c));
+    status::State state = state_of(c);
+    if (narrate::on && state != c.counted) narrate_state(c, state, idle_.timeout);
+    status::move(c.counted, state);
     if (c.more_to_read && !c.resume_queued) {
         resume_.push_back({c.fd.get(), c.generation, true, false, false});
         c.resume_queued = true;
@@ -280,6 +306,7 @@ void EventServer::close_connection(Connection& c) {
     poller_.forget(fd);
     DeadlineList::disarm(c.timer);
     status::move(c.counted, status::State::None);
+    if (narrate::on) narrate::line("fd " + std::to_string(fd) + " closed");
     by_fd_[fd].reset();  // closes the descriptor
     --count_;
 }
@@ -288,6 +315,9 @@ void EventServer::expire_deadlines(Clock::time_point now) {
     for (DeadlineList* list : {&idle_, &header_, &linger_}) {
         while (DeadlineHook* hook = list->expired(now)) {
             Connection& c = *by_fd_[hook->fd];
+            if (narrate::on)
+                narrate::line("fd " + std::to_string(hook->fd) + ": " +
+                              (list == &idle_ ? "silent too long" : list == &header_ ? "request not completed in time" : "lingered long enough"));
             if (c.waiting == Waiting::Request && c.parser.started()) {  // mid-request: say why we hang up
                 std::string bytes;
                 http::append_response(http::error_response(408, "request not completed in time"), bytes);

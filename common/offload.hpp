@@ -32,6 +32,9 @@ public:
     // Reads `length` bytes of `file` from its offset into the page cache, off the loop.
     // False when it cannot (its queue is full).
     virtual bool warm_later(int fd, uint32_t generation, const http::FileBody& file, size_t length) = 0;
+
+    // What --narrate says became of a request given to answer_later(): "handed to the thread pool".
+    virtual const char* narrated_as() const = 0;
 };
 
 }  // namespace one

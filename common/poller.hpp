@@ -37,6 +37,8 @@ public:
     // Edge-triggered pollers report a descriptor once per change, so the loop must read, write
     // and accept until EAGAIN; level-triggered ones keep reporting while anything is left.
     virtual bool edge_triggered() const { return false; }
+    // The system call that waits, as --narrate names it: "select", "poll", "epoll_wait".
+    virtual const char* name() const = 0;
 };
 
 }  // namespace one

@@ -1,6 +1,7 @@
 // send_file: the head with sendmsg, the body with sendfile (or pread and sendmsg), never blocking.
 #include "send_file.hpp"
 
+#include "narrate.hpp"
 #include "page_cache.hpp"
 #include "status.hpp"
 
@@ -25,6 +26,9 @@ IoResult send_pieces(int socket, std::string_view first, std::span<const char> s
     ssize_t n = retry_eintr([&] { return ::sendmsg(socket, &message, flags); });
     if (n < 0) return {0, errno};
     status::count_bytes_out(static_cast<uint64_t>(n));
+    if (narrate::on)
+        narrate::line("fd " + std::to_string(socket) + ": sendmsg " + std::to_string(n) + " of " +
+                      std::to_string(first.size() + second.size()) + " bytes" + (more ? ", MSG_MORE: the file follows" : ""));
     return {n, 0};
 }
 
@@ -35,6 +39,7 @@ IoResult sendfile_some(int socket, const http::FileBody& file, size_t most) {
     ssize_t n = retry_eintr([&] { return ::sendfile(socket, file.fd.get(), &offset, std::min(most, kSendfileMax)); });
     if (n < 0) return {0, errno};
     status::count_bytes_out(static_cast<uint64_t>(n));
+    if (narrate::on) narrate::line("fd " + std::to_string(socket) + ": sendfile " + std::to_string(n) + " bytes of the file, page cache to socket");
     return {n, 0};
 }
 

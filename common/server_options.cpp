@@ -1,5 +1,6 @@
 #include "server_options.hpp"
 
+#include "narrate.hpp"
 #include "sys.hpp"
 
 #include <cstdio>
@@ -19,6 +20,7 @@ void add_server_options(CLI::App& cli, ServerOptions& o, int default_port) {
     cli.add_option("--max-body", o.max_body, "largest request body in bytes; larger gets 413")
         ->capture_default_str()
         ->check(CLI::Range(size_t{0}, size_t{1} << 30));
+    cli.add_flag("--narrate", narrate::on, "say what the server does, one line per event, on stderr (for one or two clients)");
 }
 
 void announce_listening(int listen_fd) {

@@ -14,7 +14,7 @@ struct ServerOptions {
     size_t max_body = 1 << 20;    // larger request bodies get 413
 };
 
-// Adds --host, --port, --idle-timeout and --max-body to `cli`.
+// Adds --host, --port, --idle-timeout, --max-body and --narrate (narrate.hpp) to `cli`.
 void add_server_options(CLI::App& cli, ServerOptions& options, int default_port);
 
 // Prints "listening on HOST:PORT", the line scripts and tests wait for, and flushes it.

@@ -1,6 +1,7 @@
 // sys: socket calls with EINTR retried, errno captured and accept errors graded.
 #include "sys.hpp"
 
+#include "narrate.hpp"
 #include "status.hpp"
 
 #include <arpa/inet.h>
@@ -30,15 +31,25 @@ void Fd::reset(int fd) {
 
 IoResult read_some(int fd, std::span<char> into) {
     ssize_t n = retry_eintr([&] { return ::recv(fd, into.data(), into.size(), 0); });
-    if (n < 0) return {0, errno};
+    if (n < 0) {
+        int err = errno;
+        if (narrate::on) narrate::line("fd " + std::to_string(fd) + ": read -> " + (err == EAGAIN ? "EAGAIN, nothing more for now" : std::strerror(err)));
+        return {0, err};
+    }
     status::count_bytes_in(static_cast<uint64_t>(n));
+    if (narrate::on) narrate::line("fd " + std::to_string(fd) + ": read " + std::to_string(n) + " bytes" + (n == 0 ? ": the client has closed its side" : ""));
     return {n, 0};
 }
 
 IoResult write_some(int fd, std::span<const char> bytes) {
     ssize_t n = retry_eintr([&] { return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL); });
-    if (n < 0) return {0, errno};
+    if (n < 0) {
+        int err = errno;
+        if (narrate::on) narrate::line("fd " + std::to_string(fd) + ": write -> " + (err == EAGAIN ? "EAGAIN, the send buffer is full" : std::strerror(err)));
+        return {0, err};
+    }
     status::count_bytes_out(static_cast<uint64_t>(n));
+    if (narrate::on) narrate::line("fd " + std::to_string(fd) + ": write " + std::to_string(n) + " of " + std::to_string(bytes.size()) + " bytes");
     return {n, 0};
 }
 
@@ -183,8 +194,11 @@ AcceptError grade_accept_error(int err) {
 
 Fd accept_client(int listen_fd, int& err, bool nonblocking) {
     int flags = SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
+    if (narrate::on && !nonblocking) narrate::line("accept: sleeps until a client connects");
     int fd = ::accept4(listen_fd, nullptr, nullptr, flags);
     err = fd < 0 ? errno : 0;
+    if (narrate::on && fd >= 0) narrate::line("accept -> fd " + std::to_string(fd) + " (" + peer_address(fd) + ")");
+    if (narrate::on && fd < 0 && err != EAGAIN) narrate::line(std::string("accept -> ") + std::strerror(err));
     if (status::counting && fd >= 0) status::add(status::mine().accepted);
     if (status::counting && (err == EMFILE || err == ENFILE)) status::count_refusal(status::Refusal::AcceptOutOfDescriptors);
     return Fd(fd);

@@ -3,12 +3,14 @@
 // fine again, because each sleeps in its own thread. The price is one stack and one kernel task
 // per client, and a scheduler that must choose among all of them.
 #include "common/blocking_session.hpp"
+#include "common/narrate.hpp"
 #include "common/refuse.hpp"
 
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <pthread.h>
+#include <unistd.h>
 
 using namespace one;
 
@@ -21,6 +23,7 @@ struct ClientJob {  // what a client thread needs; it owns the job and frees it
 static void* serve_in_thread(void* arg) {
     std::unique_ptr<ClientJob> job(static_cast<ClientJob*>(arg));
     status::add_model(status::ModelNumber::ThreadsAlive, 1);
+    if (narrate::on) narrate::set_speaker("thread " + std::to_string(gettid()));
     serve_blocking(std::move(job->client), *job->app, *job->options);
     status::add_model(status::ModelNumber::ThreadsAlive, -1);
     return nullptr;
@@ -66,6 +69,7 @@ int main(int argc, char** argv) {
         BurstLog out_of_fds("accept: out of file descriptors, pausing");
         BurstLog no_thread("cannot start a thread, answering 503");
         status::set_model(status::ModelNumber::ThreadsAlive, 1);  // this one, which accepts
+        narrate::set_speaker("main thread");
 
         for (;;) {
             int err = 0;

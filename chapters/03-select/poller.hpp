@@ -23,6 +23,7 @@ namespace one {
 
 class SelectPoller final : public Poller {
 public:
+    const char* name() const override { return "select"; }
     SelectPoller() {
         FD_ZERO(&read_set_);
         FD_ZERO(&write_set_);

@@ -19,6 +19,7 @@ namespace one {
 
 class PollPoller final : public Poller {
 public:
+    const char* name() const override { return "poll"; }
     bool watch(int fd, uint32_t generation, Interest interest) override {
         if (slot_of_.size() <= static_cast<size_t>(fd)) slot_of_.resize(static_cast<size_t>(fd) + 1, -1);
         int& slot = slot_of_[fd];

@@ -61,6 +61,7 @@ public:
     }
 
     bool edge_triggered() const override { return edge_; }
+    const char* name() const override { return "epoll_wait"; }
 
 private:
     Fd epoll_;

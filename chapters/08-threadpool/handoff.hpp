@@ -15,6 +15,7 @@
 #include "common/app.hpp"
 #include "common/event_server.hpp"
 #include "common/log.hpp"
+#include "common/narrate.hpp"
 #include "common/status.hpp"
 #include "thread_pool.hpp"
 
@@ -84,6 +85,7 @@ public:
                                                std::span<const char> raw) override {
         Job job{fd, generation, OwnedRequest(request, raw), {}, 0, 0};
         if (submitted(job)) return std::nullopt;
+        if (narrate::on) narrate::line("fd " + std::to_string(fd) + ": the pool's queue is full: 503 at once");
         status::count_refusal(status::Refusal::NoRoomQueue);
         http::Response busy;
         busy.status = 503;
@@ -101,8 +103,11 @@ public:
         // all. Without readahead, the only reads are the pool's, each finished before its answer.
         ::posix_fadvise(file.fd.get(), 0, 0, POSIX_FADV_RANDOM);  // the open file, shared with the dup below
         Job job{fd, generation, {}, Fd(::dup(file.fd.get())), file.offset, length};
+        if (narrate::on) narrate::line("fd " + std::to_string(fd) + ": its file's next " + std::to_string(length) + " bytes are not in the page cache: handed to the pool to read");
         return job.file && submitted(job);
     }
+
+    const char* narrated_as() const override { return "handed to the thread pool"; }
 
     // After the loop has ended: drops waiting jobs; true once no thread is in a job (see ThreadPool::stop).
     bool stop(std::chrono::steady_clock::time_point deadline) { return pool_.stop(deadline); }
@@ -118,7 +123,13 @@ public:
 private:
     // On a pool thread: the job's answer, or its stretch of file in the page cache.
     static Finished run(const App& app, Job& job) {
-        if (!job.file) return {job.fd, job.generation, app.handle(job.request.request())};
+        if (!job.file) {
+            if (narrate::on) narrate::line("runs fd " + std::to_string(job.fd) + "'s " + std::string(job.request.request().target));
+            http::Response answer = app.handle(job.request.request());
+            if (narrate::on) narrate::line("fd " + std::to_string(job.fd) + "'s answer is made: " + std::to_string(answer.status));
+            return {job.fd, job.generation, std::move(answer)};
+        }
+        if (narrate::on) narrate::line("reads " + std::to_string(job.length) + " bytes of fd " + std::to_string(job.fd) + "'s file, so they are in the page cache");
         thread_local std::vector<char> scratch(kCacheStretch);  // read into, then forgotten: only the page cache matters
         for (size_t done = 0; done < job.length;) {
             size_t want = std::min(scratch.size(), job.length - done);
@@ -140,7 +151,9 @@ private:
 
     // On the loop, woken by the pool's eventfd: every finished job back to its connection.
     void deliver(EventServer& server) {
-        for (Finished& f : pool_.take_done())
+        std::vector<Finished> done = pool_.take_done();
+        if (narrate::on) narrate::line("takes " + std::to_string(done.size()) + " result(s) from the pool");
+        for (Finished& f : done)
             if (!server.job_done(f.fd, f.generation, std::move(f.answer))) ++dropped_;
     }
 

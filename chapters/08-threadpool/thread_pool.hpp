@@ -17,6 +17,7 @@
 // Header-only, so that the chapter's tests can drive it directly.
 #pragma once
 
+#include "common/narrate.hpp"
 #include "common/status.hpp"
 #include "common/sys.hpp"
 
@@ -117,6 +118,7 @@ public:
 
 private:
     void serve() {
+        if (narrate::on) narrate::set_speaker("pool thread " + std::to_string(gettid()));
         std::unique_lock lock(mutex_);
         for (;;) {
             work_ready_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
@@ -149,6 +151,7 @@ private:
         if (!first) return;
         ++counters_.wakeups;
         lock.unlock();  // the write is a system call: nobody needs to wait for it
+        if (narrate::on) narrate::line("the first result since the loop last looked: writes the eventfd to wake it");
         uint64_t one = 1;
         ssize_t ignored = ::write(wake_.get(), &one, sizeof one);
         (void)ignored;  // cannot fail short of a counter at 2^64 - 1

@@ -8,6 +8,7 @@
 
 #include "forward.hpp"
 
+#include "common/narrate.hpp"
 #include "common/status.hpp"
 
 #include <arpa/inet.h>
@@ -191,6 +192,10 @@ void Proxy::attach(Exchange& x, Link& link) {
     link.exchange = &x;
     ++link.backend.in_flight;
     ++link.backend.requests;
+    if (narrate::on)
+        narrate::line((x.client_fd < 0 ? std::string("a health check") : "fd " + std::to_string(x.client_fd) + "'s request") +
+                      " -> " + link.backend.name + " on fd " + std::to_string(link.fd.get()) +
+                      (link.reused ? ", an idle connection kept from before" : link.connecting ? ", a new connection, connecting" : ", a new connection"));
     if (link.connecting) {
         connecting_.arm(link.timer, server_->turn_started());
         watch(link, {false, true});
@@ -321,6 +326,7 @@ bool Proxy::take_head(Exchange& x, size_t consumed) {
     }
     x.head_done = true;
     x.status = h.status;
+    if (narrate::on) narrate::line("fd " + std::to_string(x.link->fd.get()) + ": the backend answers " + std::to_string(h.status));
     x.reason = h.reason;
     x.fields = client_response_fields(h);
     x.backend_keep_alive = h.keep_alive;
@@ -432,6 +438,7 @@ void Proxy::fail(Exchange& x, Failure failure, const std::string& detail) {
     Backend& b = link.backend;
     // A pooled connection that the backend closed as we reused it says nothing about the backend.
     bool stale = link.reused && failure == Failure::Reset && !x.any_byte;
+    if (narrate::on) narrate::line("fd " + std::to_string(link.fd.get()) + ": " + detail + (stale ? " (an idle connection the backend had closed)" : ""));
     x.link = nullptr;
     release(link, false);
     if (x.client_fd < 0) {
@@ -474,6 +481,7 @@ void Proxy::fail(Exchange& x, Failure failure, const std::string& detail) {
 }
 
 void Proxy::deliver(Exchange& x, http::Response response) {
+    if (narrate::on) narrate::line("fd " + std::to_string(x.client_fd) + " gets its answer: " + std::to_string(response.status));
     if (&x == answering_now_) {
         immediate_ = std::move(response);
         return;
@@ -537,8 +545,11 @@ void Proxy::release(Link& link, bool reusable) {
     --link.backend.in_flight;
     link.exchange = nullptr;
     link.reused = true;
-    if (!reusable || server_->stopping() || link.backend.idle.size() >= static_cast<size_t>(options_.keepalive))
+    if (!reusable || server_->stopping() || link.backend.idle.size() >= static_cast<size_t>(options_.keepalive)) {
+        if (narrate::on) narrate::line("fd " + std::to_string(link.fd.get()) + " closed: not kept for another request");
         return close_link(link);
+    }
+    if (narrate::on) narrate::line("fd " + std::to_string(link.fd.get()) + " back to " + link.backend.name + "'s idle connections");
     link.backend.idle.push_back(&link);
     pooled_.arm(link.timer, server_->turn_started());
     watch(link, {true, false});

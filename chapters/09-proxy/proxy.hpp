@@ -48,6 +48,7 @@ public:
     std::optional<http::Response> answer_later(int fd, uint32_t generation, const http::Request& request,
                                                std::span<const char> raw) override;
     bool warm_later(int, uint32_t, const http::FileBody&, size_t) override { return false; }  // no files here
+    const char* narrated_as() const override { return "forwarded to a backend"; }
 
     std::string summary() const;
 

@@ -1,6 +1,7 @@
 // ring_server: accept, receive, answer, send, time out and close, all as completions of one ring.
 #include "ring_server.hpp"
 
+#include "common/narrate.hpp"
 #include "common/refuse.hpp"
 
 #include <algorithm>
@@ -122,9 +123,11 @@ void RingServer::run_once() {
         count = batch_;
         wait = std::min(wait, batch_delay_);
     }
+    unsigned queued = narrate::on ? io_uring_sq_ready(ring_.raw()) : 0;
     ring_.submit_and_wait(count, wait);
     turn_started_ = Clock::now();
     status::add(status::mine().turns);
+    if (narrate::on) narrate::line("io_uring_enter: submitted " + std::to_string(queued) + ", woke with " + std::to_string(io_uring_cq_ready(ring_.raw())) + " completion(s)");
     ring_.drain([this](const io_uring_cqe& cqe) { on_completion(cqe); });
     expire_deadlines(Clock::now());
 }
@@ -185,6 +188,7 @@ void RingServer::on_accept(const io_uring_cqe& cqe) {
     if (cqe.res >= 0) {
         Fd client(cqe.res);
         status::add(status::mine().accepted);
+        if (narrate::on) narrate::line("accept -> fd " + std::to_string(cqe.res) + " (" + peer_address(cqe.res) + "), a multishot accept's completion");
         out_of_fds_.success();
         ++counters_.accepted;
         if (count_ >= max_connections_) {
@@ -249,6 +253,7 @@ void RingServer::add_client(Fd client) {
     k->c.timer.fd = fd;
     idle_.arm(k->c.timer, turn_started_);
     status::move(k->c.counted, status::State::Idle);
+    if (narrate::on) narrate_state(k->c, status::State::Idle, idle_.timeout);
     arm_receive(*k);
     if (by_fd_.size() <= static_cast<size_t>(fd)) by_fd_.resize(static_cast<size_t>(fd) + 1);
     by_fd_[fd] = std::move(k);
@@ -269,6 +274,7 @@ void RingServer::arm_receive(Client& k) {
     k.receive_cancelled = false;
     if (k.armed_before) ++counters_.rearmed;
     k.armed_before = true;
+    if (narrate::on) narrate::line("fd " + std::to_string(k.c.fd.get()) + ": queues a multishot receive into the provided buffers");
 }
 
 void RingServer::stop_receiving(Client& k) {
@@ -280,9 +286,13 @@ void RingServer::on_receive(Client& k, const io_uring_cqe& cqe) {
     if (cqe.res > 0) {
         status::add(status::mine().bytes_in, static_cast<uint64_t>(cqe.res));
         unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+        if (narrate::on)
+            narrate::line("fd " + std::to_string(k.c.fd.get()) + ": read " + std::to_string(cqe.res) +
+                          " bytes, a receive's completion, in provided buffer " + std::to_string(id));
         if (!k.closing) serve(k, buffers_.buffer(id, static_cast<size_t>(cqe.res)));
         buffers_.give_back(id);  // parsed, answered, or copied: the kernel may fill it again
     } else if (cqe.res == 0) {
+        if (narrate::on) narrate::line("fd " + std::to_string(k.c.fd.get()) + ": read 0 bytes: the client has closed its side");
         k.c.peer_done = true;
     } else if (cqe.res == -ENOBUFS) {
         // Every buffer was in use when bytes came. They wait in the socket; settle() arms the
@@ -342,6 +352,7 @@ void RingServer::send_next(Client& k) {
     Connection& c = k.c;
     int fd = c.fd.get();
     if (c.out_sent < c.out.size()) {
+        if (narrate::on) narrate::line("fd " + std::to_string(fd) + ": queues a send of " + std::to_string(c.out.size() - c.out_sent) + " bytes");
         io_uring_prep_send(queue(Op::Send, fd, c.generation), fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
     } else if (c.file && splice_ && splice_next(k)) {
         return;
@@ -362,6 +373,7 @@ void RingServer::send_next(Client& k) {
 void RingServer::on_sent(Client& k, int result) {
     if (result < 0) return close_client(k);  // EPIPE, ECONNRESET, or cancelled by a close
     status::add(status::mine().bytes_out, static_cast<uint64_t>(result));
+    if (narrate::on) narrate::line("fd " + std::to_string(k.c.fd.get()) + ": write " + std::to_string(result) + " bytes, a send's completion");
     k.c.out_sent += static_cast<size_t>(result);
     settle(k);
 }
@@ -407,7 +419,9 @@ void RingServer::settle(Client& k) {
     } else if (c.waiting != Waiting::Linger) {
         c.waiting = Waiting::Writable;
     }
-    status::move(c.counted, state_of(c));
+    status::State now = state_of(c);
+    if (narrate::on && now != c.counted) narrate_state(c, now, idle_.timeout);
+    status::move(c.counted, now);
     bool want_bytes = !c.peer_done && (c.waiting != Waiting::Writable || c.in.size() < kInputWhileSending);
     if (want_bytes && !k.receive_armed) arm_receive(k);
     else if (!want_bytes && k.receive_armed && !k.receive_cancelled) stop_receiving(k);
@@ -517,6 +531,8 @@ void RingServer::close_client(Client& k) {
     k.c.waiting = Waiting::Nothing;
     status::move(k.c.counted, status::State::Closing);
     DeadlineList::disarm(k.c.timer);
+    if (narrate::on && k.in_flight > 0)
+        narrate::line("fd " + std::to_string(k.c.fd.get()) + ": closing, cancels its " + std::to_string(k.in_flight) + " operation(s) in the kernel");
     if (k.in_flight > 0)
         io_uring_prep_cancel_fd(queue(Op::Cancel, k.c.fd.get(), k.c.generation), k.c.fd.get(), IORING_ASYNC_CANCEL_ALL);
     else forget(k);
@@ -526,6 +542,7 @@ void RingServer::forget(Client& k) {
     int fd = k.c.fd.get();
     --count_;
     status::move(k.c.counted, status::State::None);
+    if (narrate::on) narrate::line("fd " + std::to_string(fd) + " closed");
     by_fd_[fd].reset();  // closes the descriptor
 }
 

@@ -95,6 +95,7 @@ int read_port(int stdout_fd, std::string& line) {
 const std::string& server_binary() { return g_server_binary; }
 void set_server_binary(std::string path) { g_server_binary = std::move(path); }
 void add_server_arg(std::string arg) { g_server_args.push_back(std::move(arg)); }
+const std::vector<std::string>& server_args() { return g_server_args; }
 void set_server_host(std::string host) { g_host = std::move(host); }
 const std::string& server_host() { return g_host; }
 bool has_backend() { return !g_backend.empty(); }

@@ -31,6 +31,7 @@ void set_server_binary(std::string path);
 // Options given to every server the tests start (--server-arg, repeatable): "--edge" runs the
 // whole suite against chapter 05's edge-triggered mode.
 void add_server_arg(std::string arg);
+const std::vector<std::string>& server_args();
 // "01-blocking", from the binary's file name.
 std::string chapter_name();
 

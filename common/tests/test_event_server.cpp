@@ -16,6 +16,7 @@ namespace {
 // A poll()-based poller that can slip extra events into the next batch, after the real ones.
 class ScriptedPoller final : public Poller {
 public:
+    const char* name() const override { return "scripted"; }
     std::vector<Fired> inject;
 
     bool watch(int fd, uint32_t generation, Interest interest) override {

@@ -44,6 +44,7 @@ public:
         return std::nullopt;
     }
     bool warm_later(int, uint32_t, const http::FileBody&, size_t) override { return false; }
+    const char* narrated_as() const override { return "handed to the test"; }
 };
 
 Fd connect_to(int port) {

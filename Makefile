@@ -5,6 +5,7 @@
 #   make tour                 build everything, run every chapter's lab, print the table, draw the plots
 #   make lab CH=02            one chapter's lab (QUICK=1 for the few-second version)
 #   make diff FROM=01 TO=02   what chapter TO changes, as a diff of the two folders' code
+#   make narrate CH=05        one curl to chapter CH run with --narrate, and what it said (VS=10: two side by side)
 #   make bench-parser         our HTTP parser against http-parser on the same requests
 #   make book                 the book as one HTML file, with this machine's lab results: build/book/index.html
 #   make fuzz SECONDS=60      the parser's libFuzzer target, with a whole-versus-pieces check
@@ -49,7 +50,7 @@ TOOLS := $(BUILD)/bin/unit-tests $(BUILD)/bin/blackbox $(if $(wildcard common/lo
 
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all test tour lab diff deps check-deps clean bench-parser fuzz book
+.PHONY: all test tour lab diff narrate deps check-deps clean bench-parser fuzz book
 .SECONDARY:  # keep the objects of test binaries: make would delete them as intermediate and rebuild them every time
 all: $(SERVERS) $(CHAPTER_TESTS) $(TOOLS)
 
@@ -110,6 +111,9 @@ lab: all
 
 diff:
 	@scripts/diff.sh $(FROM) $(TO)
+
+narrate: all
+	@BUILD=$(BUILD) scripts/narrate.sh $(CH) "$(VS)" $(or $(URL),/hello)
 
 bench-parser:
 	@scripts/deps.sh bench

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-[[ $# -ge 1 ]] || { echo "usage: make narrate CH=05 [VS=10] [URL=/hello]" >&2; exit 2; }
+[[ $# -ge 1 && -n $1 ]] || { echo "usage: make narrate CH=05 [VS=10] [URL=/hello]" >&2; exit 2; }
 ch=$1 vs=${2:-} url=${3:-/hello}
 command -v curl >/dev/null || { echo "narrate: needs curl (apt-get install curl)" >&2; exit 2; }
 work=$(mktemp -d /tmp/one-loop-narrate.XXXXXX)
@@ -34,9 +34,9 @@ start() {
 
 # narrate CHAPTER: the narration of one curl to it, in $work/CHAPTER.story
 narrate() {
-  local dir
-  dir=$(ls -d chapters/"$1"-* 2>/dev/null | head -n1)
-  [[ -n $dir ]] || { echo "narrate: no chapter $1 in chapters/" >&2; exit 2; }
+  local dir=
+  [[ -n $1 ]] && dir=$(compgen -G "chapters/$1-*" | head -n1 || true)
+  [[ -n $dir ]] || { echo "narrate: no chapter '$1' in chapters/ (usage: make narrate CH=05 [VS=10] [URL=/hello])" >&2; exit 2; }
   local name bin args=(--narrate)
   name=$(basename "$dir") bin="$BUILD/bin/$(basename "$dir")"
   [[ -x $bin ]] || { echo "narrate: $bin is not built (run make)" >&2; exit 2; }

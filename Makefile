@@ -113,6 +113,7 @@ diff:
 	@scripts/diff.sh $(FROM) $(TO)
 
 narrate: all
+	@scripts/deps.sh narrate
 	@BUILD=$(BUILD) scripts/narrate.sh $(CH) "$(VS)" $(or $(URL),/hello)
 
 bench-parser:
@@ -129,7 +130,7 @@ fuzz:
 	@scripts/fuzz.sh $(or $(SECONDS),60)
 
 deps:
-	@scripts/deps.sh build tour bench book fuzz
+	@scripts/deps.sh build tour bench book fuzz narrate
 
 clean:
 	rm -rf build

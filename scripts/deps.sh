@@ -3,7 +3,7 @@
 # As root it installs what is missing; otherwise it prints the exact apt-get line and fails.
 #   build  compile and test the servers        tour   run the labs (peers, load tools, plots)
 #   bench  the parser benchmark                 book   render the book
-#   fuzz   the libFuzzer target
+#   fuzz   the libFuzzer target                 narrate  make narrate (curl)
 set -euo pipefail
 
 # package:file-that-shows-it-is-installed (a file, not dpkg, so a hand-built tool counts too)
@@ -12,12 +12,13 @@ declare -A groups=(
   [tour]="python3:/usr/bin/python3 nginx-light:/usr/sbin/nginx wrk:/usr/bin/wrk gnuplot-nox:/usr/bin/gnuplot linux-perf:/usr/bin/perf strace:/usr/bin/strace procps:/usr/bin/ps iproute2:/usr/bin/ss nodejs:/usr/bin/node haproxy:/usr/sbin/haproxy"
   [bench]="libbenchmark-dev:/usr/include/benchmark/benchmark.h libhttp-parser-dev:/usr/include/http_parser.h"
   [book]="pandoc:/usr/bin/pandoc python3:/usr/bin/python3"
+  [narrate]="curl:/usr/bin/curl"
   [fuzz]="clang:/usr/bin/clang++ libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"
 )
 
 missing=()
 for group in "$@"; do
-  [[ -n "${groups[$group]:-}" ]] || { echo "deps.sh: unknown group '$group' (build, tour, bench, book, fuzz)" >&2; exit 2; }
+  [[ -n "${groups[$group]:-}" ]] || { echo "deps.sh: unknown group '$group' (build, tour, bench, book, fuzz, narrate)" >&2; exit 2; }
   for entry in ${groups[$group]}; do
     package=${entry%%:*} file=${entry#*:}
     [[ -e "$file" ]] || [[ " ${missing[*]} " == *" $package "* ]] || missing+=("$package")

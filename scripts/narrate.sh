@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 [[ $# -ge 1 && -n $1 ]] || { echo "usage: make narrate CH=05 [VS=10] [URL=/hello]" >&2; exit 2; }
 ch=$1 vs=${2:-} url=${3:-/hello}
-command -v curl >/dev/null || { echo "narrate: needs curl (apt-get install curl)" >&2; exit 2; }
+command -v curl >/dev/null || { echo "narrate: needs curl (make narrate installs it, or names the apt-get line)" >&2; exit 2; }
 work=$(mktemp -d /tmp/one-loop-narrate.XXXXXX)
 pids=()
 cleanup() {

@@ -114,7 +114,7 @@ diff:
 
 narrate: all
 	@scripts/deps.sh narrate
-	@BUILD=$(BUILD) scripts/narrate.sh $(CH) "$(VS)" $(or $(URL),/hello)
+	@BUILD=$(BUILD) scripts/narrate.sh "$(CH)" "$(VS)" "$(or $(URL),/hello)"
 
 bench-parser:
 	@scripts/deps.sh bench

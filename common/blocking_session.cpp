@@ -34,9 +34,14 @@ static bool flush(int fd, std::string& out) {
 
 void serve_blocking(Fd client, const App& app, const ServerOptions& options) {
     status::CountedConnection counted;
-    struct SaysClosing {  // whichever way the session ends
+    struct SaysClosing {  // whichever way the session ends, said while the number is still this client's
         int fd;
-        ~SaysClosing() { if (narrate::on) narrate::line("fd " + std::to_string(fd) + ": done, closing"); }
+        bool said = false;
+        void say(const char* how) {
+            if (narrate::on && !said) narrate::line("fd " + std::to_string(fd) + how);
+            said = true;
+        }
+        ~SaysClosing() { say(": done, closing"); }
     } says_closing{client.get()};
     set_io_timeout(client.get(), options.idle_timeout_ms);
     set_nodelay(client.get());
@@ -62,7 +67,10 @@ void serve_blocking(Fd client, const App& app, const ServerOptions& options) {
             if (narrate::on) narrate::refusal(client.get(), parsed.http_status, parsed.why);
             http::append_response(http::error_response(parsed.http_status, parsed.why), out);
             counted.now(status::State::Closing);
-            if (flush(client.get(), out)) lingering_close(std::move(client));
+            if (flush(client.get(), out)) {
+                says_closing.say(": lingers, reading what the client still sends, then closes");
+                lingering_close(std::move(client));
+            }
             return;
         }
         if (!out.empty()) {

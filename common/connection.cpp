@@ -20,16 +20,17 @@ std::optional<http::Response> answer_now(Connection& c, LoopShared& s, std::span
     // A proxy forwards everything but its own page: the front door's /status tells about the front
     // door (a backend's is on the backend's own port).
     bool own_page = s.offload_everything && s.request.path == "/status";
-    std::optional<http::Response> now;
+    std::optional<http::Response> now;  // the only object returned, so returning it copies nothing
     if (!s.offload || own_page) now = s.app.handle(s.request);
     else if (!s.offload_everything) now = s.app.handle_without_waiting(s.request);
-    if (now) {
-        if (narrate::on) narrate::request(c.fd.get(), s.request.method, s.request.target, std::to_string(now->status));
+    if (!now) {
+        // Told before it happens: a pool thread may tell its part before answer_later() returns.
+        if (narrate::on) narrate::request(c.fd.get(), s.request.method, s.request.target, s.offload->narrated_as());
+        now = s.offload->answer_later(c.fd.get(), c.generation, s.request, raw);  // 503 at once if it is full
         return now;
     }
-    // Told before it happens: a pool thread may tell its part before answer_later() returns.
-    if (narrate::on) narrate::request(c.fd.get(), s.request.method, s.request.target, s.offload->narrated_as());
-    return s.offload->answer_later(c.fd.get(), c.generation, s.request, raw);
+    if (narrate::on) narrate::request(c.fd.get(), s.request.method, s.request.target, std::to_string(now->status));
+    return now;
 }
 
 // Adds `response` to what the connection sends: its bytes to `sink`, its file (if any) to c.file.

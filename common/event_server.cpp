@@ -26,7 +26,7 @@ void narrate_turn(const char* wait_call, const std::vector<Fired>& fired, int li
         if (f.failed) text += " error/hang-up";
         separator = ", ";
     }
-    if (fired.empty()) text += ": its timeout ran out (a deadline is due), or a signal came";
+    if (fired.empty()) text += ": its timeout ran out, or a signal came";
     narrate::line(text);
 }
 

@@ -33,7 +33,7 @@ IoResult read_some(int fd, std::span<char> into) {
     ssize_t n = retry_eintr([&] { return ::recv(fd, into.data(), into.size(), 0); });
     if (n < 0) {
         int err = errno;
-        if (narrate::on) narrate::line("fd " + std::to_string(fd) + ": read -> " + (err == EAGAIN ? "EAGAIN, nothing more for now" : std::strerror(err)));
+        if (narrate::on) narrate::line("fd " + std::to_string(fd) + ": read -> " + (err == EAGAIN ? "EAGAIN, no bytes waiting" : std::strerror(err)));
         return {0, err};
     }
     status::count_bytes_in(static_cast<uint64_t>(n));

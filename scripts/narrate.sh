@@ -53,7 +53,12 @@ narrate() {
   local before
   before=$(wc -c <"$work/$name.err")
   curl -s -o /dev/null -w "curl http://127.0.0.1:PORT$url -> %{http_code}, %{size_download} bytes of body\n" "http://127.0.0.1:$port$url" >"$work/$name.curl"
-  sleep 0.3  # the last lines (the close) are told after curl has its answer
+  # The last lines (the close) are told after curl has its answer: wait for them, up to 3 s.
+  for _ in $(seq 60); do
+    tail -c +"$((before + 1))" "$work/$name.err" | grep -qE 'fd [0-9]+ closed$|done, closing$' && break
+    sleep 0.05
+  done
+  sleep 0.05  # and for what follows the close (chapter 01 goes back to accept)
   tail -c +"$((before + 1))" "$work/$name.err" | grep -v '^\[' |
     awk '{ us = $1; if (first == "") first = us; sub(/^ *[0-9]+ us  /, ""); printf "%8d us  %s\n", us - first, $0 }' >"$work/$name.story"
   echo "$name" >"$work/$1.name"

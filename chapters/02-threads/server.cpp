@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
         BurstLog out_of_fds("accept: out of file descriptors, pausing");
         BurstLog no_thread("cannot start a thread, answering 503");
         status::set_model(status::ModelNumber::ThreadsAlive, 1);  // this one, which accepts
-        narrate::set_speaker("main thread");
+        if (narrate::on) narrate::set_speaker("main thread");
 
         for (;;) {
             int err = 0;

@@ -94,7 +94,7 @@ inline pid_t Master::spawn(int slot) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);  // a master killed outright takes its workers with it
         if (getppid() != master) _exit(0);  // ...even one killed before that line
         status::count_as_worker(counters);  // into its slot, which the master and the others can read
-        narrate::set_speaker("worker " + std::to_string(slot));
+        if (narrate::on) narrate::set_speaker("worker " + std::to_string(slot));
         // Keep only this slot's listener: the others belong to other workers.
         Fd own(::dup(listener_for(slot)));
         listeners_.clear();

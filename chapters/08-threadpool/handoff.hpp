@@ -103,8 +103,11 @@ public:
         // all. Without readahead, the only reads are the pool's, each finished before its answer.
         ::posix_fadvise(file.fd.get(), 0, 0, POSIX_FADV_RANDOM);  // the open file, shared with the dup below
         Job job{fd, generation, {}, Fd(::dup(file.fd.get())), file.offset, length};
-        if (narrate::on) narrate::line("fd " + std::to_string(fd) + ": its file's next " + std::to_string(length) + " bytes are not in the page cache: handed to the pool to read");
-        return job.file && submitted(job);
+        bool taken = job.file && submitted(job);
+        if (narrate::on)
+            narrate::line("fd " + std::to_string(fd) + ": its file's next " + std::to_string(length) + " bytes are not in the page cache: " +
+                          (taken ? "handed to the pool to read" : "the pool cannot take it, so the loop sends them and may wait for the disk"));
+        return taken;
     }
 
     const char* narrated_as() const override { return "handed to the thread pool"; }

@@ -13,6 +13,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <map>
 
 using namespace one;
 
@@ -27,12 +28,14 @@ int main(int argc, char** argv) {
     add_worker_options(cli, workers);
     cli.add_option("--upstream", proxying.upstreams, "a backend, HOST:PORT (repeat for several)");
     cli.add_option("--route", proxying.routes, "paths starting with PREFIX go to this backend instead, PREFIX=HOST:PORT (repeatable)");
-    // Read as a name and mapped after: CLI11's enum transformer would print the enum's values in
-    // --help and its errors, and those are bytes of a uint8_t.
+    // Read as a name and looked up after: CLI11's enum transformer would print the enum's values
+    // in --help and its errors, and those are bytes of a uint8_t.
+    const std::map<std::string, proxy::Balance> balances{{"round-robin", proxy::Balance::RoundRobin},
+                                                         {"least-conn", proxy::Balance::LeastConnections}};
     std::string balance = "round-robin";
     cli.add_option("--balance", balance, "how the next backend is chosen")
         ->capture_default_str()
-        ->check(CLI::IsMember({"round-robin", "least-conn"}));
+        ->transform(CLI::IsMember(balances, CLI::ignore_case));  // and spelled as the map spells it
     cli.add_option("--upstream-keepalive", proxying.keepalive, "idle connections kept open to each backend, per worker (0: none)")
         ->capture_default_str()
         ->check(CLI::Range(0, 100000));
@@ -54,7 +57,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(size_t{0}, size_t{1} << 30));
     CLI11_PARSE(cli, argc, argv);
-    proxying.balance = balance == "least-conn" ? proxy::Balance::LeastConnections : proxy::Balance::RoundRobin;
+    proxying.balance = balances.at(balance);
 
     // Held responses are large, and come and go. By default glibc maps each long one afresh and
     // gives most of the memory back when it is freed, so the next one is faulted in again a page at a

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <chrono>
 #include <csignal>
@@ -96,6 +97,10 @@ const std::string& server_binary() { return g_server_binary; }
 void set_server_binary(std::string path) { g_server_binary = std::move(path); }
 void add_server_arg(std::string arg) { g_server_args.push_back(std::move(arg)); }
 const std::vector<std::string>& server_args() { return g_server_args; }
+
+bool printable(const std::string& text) {
+    return std::all_of(text.begin(), text.end(), [](unsigned char ch) { return ch == '\n' || ch == '\t' || ch >= 32; });
+}
 void set_server_host(std::string host) { g_host = std::move(host); }
 const std::string& server_host() { return g_host; }
 bool has_backend() { return !g_backend.empty(); }

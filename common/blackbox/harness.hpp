@@ -34,6 +34,9 @@ void add_server_arg(std::string arg);
 const std::vector<std::string>& server_args();
 // "01-blocking", from the binary's file name.
 std::string chapter_name();
+// True when `text` is what a person can read: no control bytes but newline and tab (a CLI11 check
+// on an enum once printed its values as raw bytes).
+bool printable(const std::string& text);
 
 class Client;
 

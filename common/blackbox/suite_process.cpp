@@ -29,11 +29,6 @@ TEST_CASE("concurrent clients are all answered") {
     for (auto& client : clients) CHECK(client->read_reply().body == "Hello, World!");
 }
 
-// Text a person can read: a CLI11 check on an enum once printed its values as raw bytes.
-static bool printable(const std::string& text) {
-    return std::all_of(text.begin(), text.end(), [](unsigned char ch) { return ch == '\n' || ch == '\t' || ch >= 32; });
-}
-
 TEST_CASE("--help describes the options") {
     std::string output;
     CHECK(run_binary("--help", output) == 0);

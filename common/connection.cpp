@@ -13,6 +13,11 @@ namespace {
 constexpr size_t kConnectionReadSize = 4096;  // reads into a connection's own buffer (rare: a partial request)
 constexpr size_t kHandOverWhole = 64 * 1024;   // unsent output longer than this moves to the connection as it is
 
+// The socket's bytes, or (chapter 11) the TLS session's plaintext.
+IoResult read_from(Connection& c, std::span<char> into) {
+    return c.transport ? c.transport->read(into) : read_some(c.fd.get(), into);
+}
+
 // The answer to s.request, whose bytes are `raw`. Chapter 08 hands what would make the loop wait
 // to its pool instead, chapter 09 every request to its backends: then nothing, and the answer
 // comes later (on_job_done).
@@ -71,7 +76,7 @@ size_t answer_and_write(Connection& c, LoopShared& s, std::span<char> bytes) {
         size_t n = answer_requests(c, s, bytes.subspan(used), sink);
         used += n;
         size_t sent = 0;
-        Sent result = send_output(c.fd.get(), sink, sent, c.file, s.files);
+        Sent result = send_output(c.fd.get(), c.transport.get(), sink, sent, c.file, s.files);
         if (result == Sent::Failed) {
             c.waiting = Waiting::Nothing;  // reset or broken pipe: the client is gone (or the file shrank)
             return bytes.size();
@@ -122,7 +127,7 @@ void settle(Connection& c) {
 // Reads and throws away what a lingering client still sends, until it closes.
 void discard(Connection& c, LoopShared& s) {
     for (;;) {
-        IoResult r = read_some(c.fd.get(), s.read_scratch);
+        IoResult r = read_from(c, s.read_scratch);
         if (r.would_block()) return;
         if (!r.ok() || r.n == 0) {
             c.waiting = Waiting::Nothing;
@@ -191,7 +196,7 @@ status::State state_of(const Connection& c) {
 // watching and another to start again. If the client does send (the next pipelined request, or the
 // end of its stream), one read keeps it for later, and the watch stops until the answer is out.
 void read_ahead(Connection& c) {
-    IoResult r = read_some(c.fd.get(), c.in.writable(kConnectionReadSize));
+    IoResult r = read_from(c, c.in.writable(kConnectionReadSize));
     if (r.would_block()) return;
     if (!r.ok()) c.waiting = Waiting::Nothing;  // reset: the answer, when it comes, is dropped
     else if (r.n == 0) c.peer_done = true;
@@ -199,6 +204,8 @@ void read_ahead(Connection& c) {
 }
 
 void on_readable(Connection& c, LoopShared& s) {
+    // Chapter 11: a TLS write that stopped for the peer's message goes on when it has come.
+    if (c.transport && c.transport->crossed() && c.waiting == Waiting::Writable) return on_writable(c, s);
     if (c.waiting == Waiting::Linger) return discard(c, s);
     if (c.waiting == Waiting::Job && c.answer_pending) return read_ahead(c);
     if (c.waiting != Waiting::Request) return;  // an edge-triggered report while we wait to write
@@ -209,8 +216,9 @@ void on_readable(Connection& c, LoopShared& s) {
             break;
         }
         bool fresh = c.in.empty();  // nothing pending: read into the shared buffer, copy nothing
+        // TODO(11): after the loop, c.transport->holds_input() must set more_to_read, level-triggered too
         std::span<char> into = fresh ? std::span<char>(s.read_scratch) : c.in.writable(kConnectionReadSize);
-        IoResult r = read_some(c.fd.get(), into);
+        IoResult r = read_from(c, into);
         if (r.would_block()) break;
         if (!r.ok()) {
             c.waiting = Waiting::Nothing;  // ECONNRESET and friends
@@ -248,9 +256,11 @@ bool next_piece(Connection& c) {
 }
 
 void on_writable(Connection& c, LoopShared& s) {
+    // Chapter 11: a TLS read that stopped to send a message of its own goes on when it can.
+    if (c.transport && c.transport->crossed() && c.waiting != Waiting::Writable) return on_readable(c, s);
     if (c.waiting != Waiting::Writable) return;
     for (;;) {
-        Sent result = send_output(c.fd.get(), c.out, c.out_sent, c.file, s.files);
+        Sent result = send_output(c.fd.get(), c.transport.get(), c.out, c.out_sent, c.file, s.files);
         if (result == Sent::Failed) {
             c.waiting = Waiting::Nothing;
             return;
@@ -289,6 +299,7 @@ void on_job_done(Connection& c, LoopShared& s, std::optional<http::Response> ans
 }
 
 Interest interest_of(const Connection& c) {
+    if (c.transport && c.transport->crossed()) return c.transport->waiting_for();
     switch (c.waiting) {
     case Waiting::Request:
     case Waiting::Linger: return {true, false};

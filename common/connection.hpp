@@ -19,6 +19,7 @@
 #include "send_file.hpp"
 #include "status.hpp"
 #include "sys.hpp"
+#include "transport.hpp"
 
 #include <string>
 
@@ -53,6 +54,7 @@ struct Connection {
     std::unique_ptr<http::BodyStream> stream;  // chapter 09: a body still arriving, sent after `out`; the same
     DeadlineHook timer;             // in the idle, header or linger list of the server
     status::State counted = status::State::None;  // where /status counts it (see state_of)
+    std::unique_ptr<Transport> transport;  // chapter 11: a TLS session between the bytes and the socket; null: plain
 };
 
 // What every connection on one loop shares: the application, limits, and scratch space.

@@ -267,7 +267,12 @@ void EventServer::add_connection(Fd client) {
     c->watched = {true, false};
     c->parser = http::RequestParser(max_body_);
     c->timer.fd = fd;
-    idle_.arm(c->timer, turn_started_);
+    if (transports_) {
+        c->transport = transports_->wrap(fd);
+        header_.arm(c->timer, turn_started_);  // the handshake's deadline: a stalled one costs this timer, nothing else
+    } else {
+        idle_.arm(c->timer, turn_started_);
+    }
     status::move(c->counted, status::State::Idle);
     if (narrate::on) narrate_state(*c, status::State::Idle, idle_.timeout);
     if (by_fd_.size() <= static_cast<size_t>(fd)) by_fd_.resize(static_cast<size_t>(fd) + 1);
@@ -294,6 +299,8 @@ void EventServer::update(Connection& c) {
         DeadlineList::disarm(c.timer);  // the server is the slow one now, not the client
     } else if (c.waiting == Waiting::Linger) {
         if (c.timer.list != &linger_) linger_.arm(c.timer, now);
+    } else if (c.transport && !c.transport->established()) {
+        if (c.timer.list != &header_) header_.arm(c.timer, now);  // from the accept, however it trickles
     } else if (c.waiting == Waiting::Request && c.parser.started() && !c.parser.head_done()) {
         if (c.timer.list != &header_) header_.arm(c.timer, now);  // from the first byte: trickling does not help
     } else {
@@ -306,6 +313,7 @@ void EventServer::close_connection(Connection& c) {
     poller_.forget(fd);
     DeadlineList::disarm(c.timer);
     status::move(c.counted, status::State::None);
+    if (c.transport) c.transport->shut_down();  // TLS: close_notify, so the client can tell an end from a cut
     if (narrate::on) narrate::line("fd " + std::to_string(fd) + " closed");
     by_fd_[fd].reset();  // closes the descriptor
     --count_;

@@ -72,6 +72,9 @@ public:
     // to `offload`, and comes back through job_done().
     // Chapter 09, with `everything`: every request goes to `offload`, none is answered here.
     void hand_off_to(Offload& offload, bool everything = false);
+    // Chapter 11: every connection accepted from now on speaks through a transport from `maker`
+    // (a TLS session), and must finish its handshake within --header-timeout.
+    void secure_with(TransportMaker& maker) { transports_ = &maker; }
     // The job handed off for connection (fd, generation) is done: `answer` goes out on it (for a
     // file's warm-up there is none: sending goes on). If the connection closed meanwhile, and its
     // descriptor is perhaps another client's now, the generation tells: the result is dropped
@@ -143,6 +146,7 @@ private:
     std::vector<Fired> resume_, resuming_;  // connections with more_to_read, for the next turn
     DeadlineList idle_, header_, linger_;
     bool accept_paused_ = false;
+    TransportMaker* transports_ = nullptr;  // chapter 11
     Clock::time_point accept_resume_at_{};
     // Read once per turn, when the wait returns: every deadline armed in the turn starts from it.
     // A clock read per request was ~5% of the loop's own CPU, and a turn is short enough that

@@ -65,7 +65,13 @@ bool warm_enough(http::FileBody& file, const FileOutput& output) {
 
 // One system call's worth: the rest of the head (with the first of the file where that saves a
 // call), or the next piece of the file.
-IoResult send_step(int socket, std::string_view head, const http::FileBody& file, size_t most, FileOutput& output) {
+IoResult send_step(int socket, Transport* transport, std::string_view head, const http::FileBody& file, size_t most,
+                   FileOutput& output) {
+    if (transport) {
+        if (!head.empty()) return transport->write(head);
+        // TODO(11): the file's next piece: pread into output.scratch, then transport->write (or SSL_sendfile with kTLS)
+        return {0, EOPNOTSUPP};
+    }
     if (output.how == FileSending::Copy && file.length > 0) return copy_some(socket, head, file, most, output.scratch);
     if (!head.empty()) return send_pieces(socket, head, {}, file.length > 0);
     return sendfile_some(socket, file, std::min(most, file.length));
@@ -73,14 +79,14 @@ IoResult send_step(int socket, std::string_view head, const http::FileBody& file
 
 }  // namespace
 
-Sent send_output(int socket, std::string_view head, size_t& sent, http::FileBody& file, FileOutput& output) {
+Sent send_output(int socket, Transport* transport, std::string_view head, size_t& sent, http::FileBody& file, FileOutput& output) {
     size_t budget = output.per_turn;
     while (sent < head.size() || (file.length > 0 && budget > 0)) {
         size_t head_left = head.size() - sent;
         bool file_next = file.length > 0 && (head_left == 0 || output.how == FileSending::Copy);
         if (file_next && !warm_enough(file, output)) return Sent::Cold;
         size_t most = output.ask_cache ? std::min(budget, file.cached) : budget;
-        IoResult r = send_step(socket, head.substr(sent), file, most, output);
+        IoResult r = send_step(socket, transport, head.substr(sent), file, most, output);
         if (r.would_block()) return Sent::Partly;
         if (!r.ok() || r.n == 0) return Sent::Failed;  // EPIPE, ECONNRESET, EIO; or a file that shrank
         size_t n = static_cast<size_t>(r.n);

@@ -19,6 +19,7 @@
 #pragma once
 
 #include "response.hpp"
+#include "transport.hpp"
 
 #include <cstdint>
 #include <string>
@@ -54,6 +55,8 @@ enum class Sent : uint8_t {
 };
 
 // Sends head[sent, end), then the file range, advancing `sent` and `file` past what went out.
-Sent send_output(int socket, std::string_view head, size_t& sent, http::FileBody& file, FileOutput& output);
+// Through `transport` when there is one (chapter 11's TLS): the file's bytes are then read into
+// memory and written through it, since the kernel cannot encrypt them on its own (without kTLS).
+Sent send_output(int socket, Transport* transport, std::string_view head, size_t& sent, http::FileBody& file, FileOutput& output);
 
 }  // namespace one

@@ -71,6 +71,7 @@ $(SERVERS): $(BUILD)/bin/%: $$(call obj,$$(filter-out $$(wildcard chapters/$$*/t
 
 # Chapters whose new idea is a library of the kernel's interface: chapter 10's io_uring.
 $(BUILD)/bin/10-io-uring: LDLIBS += -luring
+$(BUILD)/bin/11-tls: LDLIBS += -lssl -lcrypto
 
 HARNESS_SRC := common/blackbox/harness.cpp common/blackbox/main.cpp
 $(BUILD)/bin/blackbox: $(call obj,$(wildcard common/blackbox/*.cpp)) $(LIB)

@@ -39,6 +39,9 @@ public:
 
     // Starts the workers and supervises them until stopped. Returns the exit code.
     int run();
+    // Runs in the master on SIGHUP, before the new workers are forked: what they should start
+    // from that the old ones did not (chapter 11: certificates read again, ticket keys rotated).
+    void before_reload(std::function<void()> hook) { before_reload_ = std::move(hook); }
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -60,6 +63,7 @@ private:
     void stop();
     void signal_workers(int sig, bool current_only);
     void reload();
+    std::function<void()> before_reload_;
     int listener_for(int slot) const { return listeners_[listeners_.size() == 1 ? 0 : static_cast<size_t>(slot)].get(); }
 
     std::vector<Fd> listeners_;
@@ -165,6 +169,7 @@ inline void Master::signal_workers(int sig, bool current_only) {
 // along, so a client that arrives between the two steps waits in the accept queue, not in vain.
 inline void Master::reload() {
     log_line("reload: starting new workers, then retiring the old ones");
+    if (before_reload_) before_reload_();
     std::vector<pid_t> old;
     for (const Worker& w : workers_)
         if (!w.retiring) old.push_back(w.pid);

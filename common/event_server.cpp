@@ -92,6 +92,12 @@ void EventServer::watch_waker(int fd, std::function<void()> on_wake) {
     wakers_.push_back({fd, std::move(on_wake)});
 }
 
+void EventServer::secure_with(TransportMaker& maker) {
+    transports_ = &maker;
+    // A file's bytes must pass through memory to be encrypted: the copy path's buffer.
+    if (shared_.files.scratch.empty()) shared_.files.scratch.assign(kCopyBuffer, '\0');
+}
+
 void EventServer::hand_off_to(Offload& offload, bool everything) {
     shared_.offload = &offload;
     shared_.offload_everything = everything;
@@ -269,6 +275,10 @@ void EventServer::add_connection(Fd client) {
     c->timer.fd = fd;
     if (transports_) {
         c->transport = transports_->wrap(fd);
+        if (!c->transport) {
+            poller_.forget(fd);
+            return;  // no memory for a session: closed, as nginx does (a 503 in plain text would be noise to it)
+        }
         header_.arm(c->timer, turn_started_);  // the handshake's deadline: a stalled one costs this timer, nothing else
     } else {
         idle_.arm(c->timer, turn_started_);

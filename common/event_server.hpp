@@ -74,7 +74,7 @@ public:
     void hand_off_to(Offload& offload, bool everything = false);
     // Chapter 11: every connection accepted from now on speaks through a transport from `maker`
     // (a TLS session), and must finish its handshake within --header-timeout.
-    void secure_with(TransportMaker& maker) { transports_ = &maker; }
+    void secure_with(TransportMaker& maker);
     // The job handed off for connection (fd, generation) is done: `answer` goes out on it (for a
     // file's warm-up there is none: sending goes on). If the connection closed meanwhile, and its
     // descriptor is perhaps another client's now, the generation tells: the result is dropped

@@ -69,8 +69,13 @@ IoResult send_step(int socket, Transport* transport, std::string_view head, cons
                    FileOutput& output) {
     if (transport) {
         if (!head.empty()) return transport->write(head);
-        // TODO(11): the file's next piece: pread into output.scratch, then transport->write (or SSL_sendfile with kTLS)
-        return {0, EOPNOTSUPP};
+        // The file's next piece through memory, to be encrypted. A write that stopped is retried
+        // with the same bytes, as TLS requires: the same offset, read again from the page cache.
+        size_t want = std::min({most, file.length, output.scratch.size()});
+        ssize_t got = want ? retry_eintr([&] { return ::pread(file.fd.get(), output.scratch.data(), want, file.offset); }) : 0;
+        if (got < 0) return {0, errno};
+        if (want > 0 && got == 0) return {0, 0};  // the file ended early
+        return transport->write({output.scratch.data(), static_cast<size_t>(got)});
     }
     if (output.how == FileSending::Copy && file.length > 0) return copy_some(socket, head, file, most, output.scratch);
     if (!head.empty()) return send_pieces(socket, head, {}, file.length > 0);

@@ -67,11 +67,16 @@ $(LIB): $(call obj,$(COMMON_SRC))
 .SECONDEXPANSION:
 $(SERVERS): $(BUILD)/bin/%: $$(call obj,$$(filter-out $$(wildcard chapters/$$*/test_*.cpp),$$(wildcard chapters/$$*/*.cpp))) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LIB) -o $@ $(LDLIBS)
 
 # Chapters whose new idea is a library of the kernel's interface: chapter 10's io_uring.
 $(BUILD)/bin/10-io-uring: LDLIBS += -luring
 $(BUILD)/bin/11-tls: LDLIBS += -lssl -lcrypto
+# Chapter 11 is chapter 09's front door with TLS in front: it links 09's proxy rather than copy it.
+$(BUILD)/bin/11-tls: $(call obj,chapters/09-proxy/proxy.cpp)
+# The tools that speak TLS to chapter 11: loadgen (--tls) and the test clients, and the unit tests,
+# which link loadgen's pieces.
+$(BUILD)/bin/loadgen $(BUILD)/bin/unit-tests $(BUILD)/bin/blackbox $(BUILD)/bin/test-%: LDLIBS += -lssl -lcrypto
 
 HARNESS_SRC := common/blackbox/harness.cpp common/blackbox/main.cpp
 $(BUILD)/bin/blackbox: $(call obj,$(wildcard common/blackbox/*.cpp)) $(LIB)

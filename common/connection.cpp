@@ -13,11 +13,6 @@ namespace {
 constexpr size_t kConnectionReadSize = 4096;  // reads into a connection's own buffer (rare: a partial request)
 constexpr size_t kHandOverWhole = 64 * 1024;   // unsent output longer than this moves to the connection as it is
 
-// The socket's bytes, or (chapter 11) the TLS session's plaintext.
-IoResult read_from(Connection& c, std::span<char> into) {
-    return c.transport ? c.transport->read(into) : read_some(c.fd.get(), into);
-}
-
 // The answer to s.request, whose bytes are `raw`. Chapter 08 hands what would make the loop wait
 // to its pool instead, chapter 09 every request to its backends: then nothing, and the answer
 // comes later (on_job_done).
@@ -79,6 +74,7 @@ size_t answer_and_write(Connection& c, LoopShared& s, std::span<char> bytes) {
         Sent result = send_output(c.fd.get(), c.transport.get(), sink, sent, c.file, s.files);
         if (result == Sent::Failed) {
             c.waiting = Waiting::Nothing;  // reset or broken pipe: the client is gone (or the file shrank)
+            c.cut_short = true;
             return bytes.size();
         }
         if (result == Sent::Partly || result == Sent::Cold) {  // keep the rest; stop reading until it is gone
@@ -137,6 +133,14 @@ void discard(Connection& c, LoopShared& s) {
 }
 
 }  // namespace
+
+IoResult read_from(Connection& c, std::span<char> into) {
+    return c.transport ? c.transport->read(into) : read_some(c.fd.get(), into);
+}
+
+IoResult write_to(Connection& c, std::span<const char> bytes) {
+    return c.transport ? c.transport->write(bytes) : write_some(c.fd.get(), bytes);
+}
 
 size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std::string& sink) {
     size_t used = 0;
@@ -251,7 +255,10 @@ bool next_piece(Connection& c) {
     case http::BodyStream::Pull::More: return true;
     case http::BodyStream::Pull::End: c.stream.reset(); return true;
     case http::BodyStream::Pull::Wait: c.waiting = Waiting::Job; return false;
-    case http::BodyStream::Pull::Broken: c.waiting = Waiting::Nothing; return false;  // the client sees the body cut short
+    case http::BodyStream::Pull::Broken:  // the client sees the body cut short
+        c.waiting = Waiting::Nothing;
+        c.cut_short = true;
+        return false;
     }
     return false;
 }
@@ -264,6 +271,7 @@ void on_writable(Connection& c, LoopShared& s) {
         Sent result = send_output(c.fd.get(), c.transport.get(), c.out, c.out_sent, c.file, s.files);
         if (result == Sent::Failed) {
             c.waiting = Waiting::Nothing;
+            c.cut_short = true;
             return;
         }
         if (result == Sent::Partly) return;  // still full

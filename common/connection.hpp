@@ -46,6 +46,7 @@ struct Connection {
     bool answer_pending = false;    // chapter 08: a request is being answered off the loop; the ones after it wait
     bool warming = false;           // chapter 08: the file's next stretch is being read into the page cache
     bool continue_sent = false;     // "100 Continue" went out for the request being read (Expect: 100-continue)
+    bool cut_short = false;         // a response broke off: close without TLS's close_notify, so the client can tell
     http::RequestParser parser;
     Buffer in;                      // the start of a request that has not all arrived; empty between requests
     std::string out;                // response bytes the socket has not taken yet
@@ -76,6 +77,10 @@ struct LoopShared {
 // until EAGAIN, but at most kReadsPerTurn times: a client that keeps sending must not keep the
 // loop from everyone else. It then sets more_to_read, and the loop calls again next turn.
 inline constexpr int kReadsPerTurn = 4;
+// The socket's bytes, or (chapter 11) what passes through the connection's TLS session.
+IoResult read_from(Connection& c, std::span<char> into);
+IoResult write_to(Connection& c, std::span<const char> bytes);
+
 void on_readable(Connection& c, LoopShared& shared);
 // The socket is writable: write what is queued (bytes, then a file range); once it is all gone, go on serving.
 void on_writable(Connection& c, LoopShared& shared);

@@ -242,7 +242,7 @@ void EventServer::accept_clients() {
         ++counters_.accepted;
         if (count_ >= max_connections_) {
             at_capacity_.failure(std::to_string(count_) + " open");
-            refuse_busy(std::move(client), status::Refusal::NoRoomMaxConnections);
+            refuse(std::move(client), status::Refusal::NoRoomMaxConnections);
             continue;
         }
         at_capacity_.success();
@@ -258,13 +258,21 @@ void EventServer::pause_accepting(Clock::time_point now) {
     accept_resume_at_ = now + kAcceptPause;
 }
 
+// A plain client reads why it is turned away. A TLS client (chapter 11) has not even sent its
+// hello yet: a 503 in clear text would be garbage to it, and a handshake costs more than the
+// refusal is meant to save. It gets the close, as from nginx.
+void EventServer::refuse(Fd client, status::Refusal why) {
+    if (!transports_) return refuse_busy(std::move(client), why);
+    status::count_refusal(why);
+}
+
 void EventServer::add_connection(Fd client) {
     int fd = client.get();
     auto c = std::make_unique<Connection>();
     c->generation = next_generation_++;
     if (!poller_.watch(fd, c->generation, {true, false})) {
         beyond_poller_.failure("fd " + std::to_string(fd));
-        refuse_busy(std::move(client), status::Refusal::NoRoomFdSetsize);
+        refuse(std::move(client), status::Refusal::NoRoomFdSetsize);
         return;
     }
     beyond_poller_.success();
@@ -277,14 +285,20 @@ void EventServer::add_connection(Fd client) {
         c->transport = transports_->wrap(fd);
         if (!c->transport) {
             poller_.forget(fd);
-            return;  // no memory for a session: closed, as nginx does (a 503 in plain text would be noise to it)
+            return;  // no memory for a session: closed, as in refuse()
         }
         header_.arm(c->timer, turn_started_);  // the handshake's deadline: a stalled one costs this timer, nothing else
     } else {
         idle_.arm(c->timer, turn_started_);
     }
     status::move(c->counted, status::State::Idle);
-    if (narrate::on) narrate_state(*c, status::State::Idle, idle_.timeout);
+    if (narrate::on) {
+        if (c->transport)
+            narrate::line("fd " + std::to_string(fd) + ": TLS handshake first, closed if not done in " +
+                          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(header_.timeout).count()) + " ms");
+        else
+            narrate_state(*c, status::State::Idle, idle_.timeout);
+    }
     if (by_fd_.size() <= static_cast<size_t>(fd)) by_fd_.resize(static_cast<size_t>(fd) + 1);
     by_fd_[fd] = std::move(c);
     ++count_;
@@ -323,7 +337,8 @@ void EventServer::close_connection(Connection& c) {
     poller_.forget(fd);
     DeadlineList::disarm(c.timer);
     status::move(c.counted, status::State::None);
-    if (c.transport) c.transport->shut_down();  // TLS: close_notify, so the client can tell an end from a cut
+    // TLS: close_notify, so the client can tell an end from a cut; after a cut, none, for the same reason.
+    if (c.transport && !c.cut_short) c.transport->shut_down();
     if (narrate::on) narrate::line("fd " + std::to_string(fd) + " closed");
     by_fd_[fd].reset();  // closes the descriptor
     --count_;
@@ -333,13 +348,17 @@ void EventServer::expire_deadlines(Clock::time_point now) {
     for (DeadlineList* list : {&idle_, &header_, &linger_}) {
         while (DeadlineHook* hook = list->expired(now)) {
             Connection& c = *by_fd_[hook->fd];
+            bool handshaking = c.transport && !c.transport->established();
             if (narrate::on)
                 narrate::line("fd " + std::to_string(hook->fd) + ": " +
-                              (list == &idle_ ? "silent too long" : list == &header_ ? "request not completed in time" : "lingered long enough"));
+                              (list == &idle_     ? "silent too long"
+                               : handshaking      ? "TLS handshake not completed in time"
+                               : list == &header_ ? "request not completed in time"
+                                                  : "lingered long enough"));
             if (c.waiting == Waiting::Request && c.parser.started()) {  // mid-request: say why we hang up
                 std::string bytes;
                 http::append_response(http::error_response(408, "request not completed in time"), bytes);
-                write_some(c.fd.get(), bytes);
+                write_to(c, bytes);  // through TLS when there is a session: plain bytes would be garbage in it
             }
             close_connection(c);
         }

@@ -107,6 +107,7 @@ private:
     Connection* find(int fd, uint32_t generation);  // the connection an event is about, or null if it is gone
     void resume_readers();       // edge-triggered: connections that stopped at their share last turn
     void close_connection(Connection& c);
+    void refuse(Fd client, status::Refusal why);
     void expire_deadlines(Clock::time_point now);
     int next_timeout_ms(Clock::time_point now) const;
     void pause_accepting(Clock::time_point now);

@@ -69,6 +69,7 @@ IoResult send_step(int socket, Transport* transport, std::string_view head, cons
                    FileOutput& output) {
     if (transport) {
         if (!head.empty()) return transport->write(head);
+        if (transport->sends_files()) return transport->send_file(file.fd.get(), file.offset, std::min(most, file.length));
         // The file's next piece through memory, to be encrypted. A write that stopped is retried
         // with the same bytes, as TLS requires: the same offset, read again from the page cache.
         size_t want = std::min({most, file.length, output.scratch.size()});

@@ -56,7 +56,7 @@ enum class Sent : uint8_t {
 
 // Sends head[sent, end), then the file range, advancing `sent` and `file` past what went out.
 // Through `transport` when there is one (chapter 11's TLS): the file's bytes are then read into
-// memory and written through it, since the kernel cannot encrypt them on its own (without kTLS).
+// memory and encrypted there, unless the kernel encrypts them itself (kTLS, sends_files()).
 Sent send_output(int socket, Transport* transport, std::string_view head, size_t& sent, http::FileBody& file, FileOutput& output);
 
 }  // namespace one

@@ -36,6 +36,11 @@ public:
     virtual bool established() const = 0;
     // Before the close: tell the peer (TLS close_notify), once, without waiting for its answer.
     virtual void shut_down() = 0;
+    // True when the kernel itself encrypts what goes out (kTLS): a file's bytes can then go from
+    // the page cache to the socket with send_file, as in chapter 07, and never through memory.
+    virtual bool sends_files() const = 0;
+    // Up to `length` bytes of file `fd` from `offset`, as sendfile: only when sends_files().
+    virtual IoResult send_file(int fd, off_t offset, size_t length) = 0;
 };
 
 // Gives each new connection its transport (chapter 11: a TLS session over the shared context).

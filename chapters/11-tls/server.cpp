@@ -1,10 +1,15 @@
-// Chapter 11: tls. The front door encrypts. (WIP: not yet built.)
+// Chapter 11: tls. The front door encrypts.
 //
 // Chapter 09's proxy, unchanged, with a TLS session between every client and the loop. OpenSSL
 // drives the non-blocking socket; the loop learns one thing, that a read may wait for writable
 // and a write for readable (common/transport.hpp). The handshake runs inside the same loop as
 // everything else, on the header deadline: a client that stalls halfway costs a timer, not a
 // thread. The backends still speak plain HTTP behind the front door, as they do behind nginx.
+//
+// With --root instead of --upstream it is chapter 07's file server with the same TLS in front, to
+// show what encryption does to sendfile: the file's bytes must pass through memory to be
+// encrypted, unless the kernel encrypts them itself (kTLS), which tls_context.cpp asks for.
+#include "chapters/07-sendfile/file_server.hpp"
 #include "chapters/09-proxy/front_door.hpp"
 #include "tls_context.hpp"
 
@@ -22,34 +27,48 @@ int main(int argc, char** argv) {
         ->required()
         ->check(CLI::ExistingFile);
     cli.add_option("--tls-key", keys, "its private key, PEM (one per --tls-cert, in the same order)")->required()->check(CLI::ExistingFile);
+    std::string root;
+    auto* root_option = cli.add_option("--root", root, "no proxy: serve the files under this directory, as chapter 07 does, over TLS")
+        ->excludes(cli.get_option("--upstream"));
+    bool no_ktls = false;
+    cli.add_flag("--no-ktls", no_ktls, "never let the kernel encrypt (kTLS): files always take the copy path");
     CLI11_PARSE(cli, argc, argv);
     if (certs.size() != keys.size()) {
         std::fprintf(stderr, "--tls-cert and --tls-key come in pairs: %zu certificates, %zu keys\n", certs.size(), keys.size());
+        return 2;
+    }
+    if (!*root_option && options.proxying.upstreams.empty()) {
+        std::fprintf(stderr, "give --upstream HOST:PORT (a front door to backends) or --root DIR (files)\n");
         return 2;
     }
     std::vector<tls::Identity> identities;
     for (size_t i = 0; i < certs.size(); ++i) identities.push_back({certs[i], keys[i]});
 
     return run_server([&] {
-        auto context = std::make_unique<tls::Context>(identities);  // a bad certificate or key: exit 1, before listening
+        auto context = std::make_unique<tls::Context>(identities, !no_ktls);  // a bad certificate or key: exit 1, before listening
         log_line(context->describe());
-        proxy::serve_front_door(
-            options, "11-tls", "A front door that encrypts: TLS in the event loop, plain HTTP to the backends.",
-            [&](Master& master) {
-                // SIGHUP: the new workers start from the certificates as they are on disk now, and
-                // from a new ticket key; tickets issued under the one before still resume.
-                master.before_reload([&] {
-                    try {
-                        auto fresh = std::make_unique<tls::Context>(identities);
-                        fresh->follow(*context);
-                        context = std::move(fresh);
-                        log_line("reload: " + context->describe());
-                    } catch (const std::exception& e) {
-                        context->rotate_ticket_keys();
-                        log_line(std::string("reload: keeping the certificates already loaded: ") + e.what());
-                    }
-                });
-            },
-            [&](EventServer& server) { server.secure_with(*context); });
+        log_line(context->describe_files());
+        // SIGHUP: the new workers start from the certificates as they are on disk now, and from a
+        // new ticket key; tickets issued under the one before still resume.
+        auto on_reload = [&](Master& master) {
+            master.before_reload([&] {
+                try {
+                    auto fresh = std::make_unique<tls::Context>(identities, !no_ktls);
+                    fresh->follow(*context);
+                    context = std::move(fresh);
+                    log_line("reload: " + context->describe());
+                } catch (const std::exception& e) {
+                    context->rotate_ticket_keys();
+                    log_line(std::string("reload: keeping the certificates already loaded: ") + e.what());
+                }
+            });
+        };
+        auto encrypt = [&](EventServer& server) { server.secure_with(*context); };
+        if (*root_option)
+            serve_files(options.server, options.events, options.workers, FileServing{root, false}, "11-tls",
+                        "Chapter 07's files, encrypted: TLS in the event loop, and kTLS where the kernel has it.", on_reload, encrypt);
+        else
+            proxy::serve_front_door(options, "11-tls", "A front door that encrypts: TLS in the event loop, plain HTTP to the backends.",
+                                    on_reload, encrypt);
     });
 }

@@ -1,4 +1,4 @@
-// tls_context: certificates, protocol limits, SNI, ALPN and ticket keys. See tls_context.hpp. (WIP)
+// tls_context: certificates, protocol limits, SNI, ALPN and ticket keys. See tls_context.hpp.
 #include "tls_context.hpp"
 
 #include "tls_session.hpp"
@@ -9,9 +9,13 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include <cerrno>
 #include <cstring>
-#include <fnmatch.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdexcept>
+#include <strings.h>
+#include <sys/socket.h>
 
 namespace one::tls {
 namespace {
@@ -52,9 +56,35 @@ std::string key_kind(EVP_PKEY* key) {
     return EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "?";
 }
 
+// A certificate's DNS name against the name a client asked for, as RFC 6125 §6.4 has it: letters
+// in any case, and a wildcard only as the whole leftmost label, standing for exactly one label:
+// "*.wild.test" covers "a.wild.test" but neither "wild.test" nor "a.b.wild.test".
+bool name_matches(std::string_view pattern, std::string_view name) {
+    auto same = [](std::string_view a, std::string_view b) { return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0; };
+    if (!pattern.starts_with("*.")) return same(pattern, name);
+    size_t dot = name.find('.');
+    return dot != 0 && dot != std::string_view::npos && same(pattern.substr(1), name.substr(dot));
+}
+
+// Why the kernel cannot take over the encryption (kTLS), or "" when it can. Asked of the kernel
+// itself: attaching the "tls" upper layer to a socket that is not connected fails with ENOTCONN
+// when the module is there, and with ENOENT when it is not (nor can be loaded).
+std::string why_no_kernel_tls() {
+#ifdef OPENSSL_NO_KTLS
+    return "this OpenSSL was built without kTLS";
+#else
+    Fd probe(::socket(AF_INET, SOCK_STREAM, 0));
+    if (!probe) return std::string("socket: ") + std::strerror(errno);
+    if (::setsockopt(probe.get(), SOL_TCP, TCP_ULP, "tls", 3) == 0 || errno == ENOTCONN) return "";
+    if (errno == ENOENT) return "the kernel has no tls module (where it exists, modprobe tls loads it)";
+    return std::string("the kernel refuses it: ") + std::strerror(errno);
+#endif
+}
+
 }  // namespace
 
-Context::Context(const std::vector<Identity>& identities) {
+Context::Context(const std::vector<Identity>& identities, bool kernel_tls)
+    : no_kernel_tls_(kernel_tls ? why_no_kernel_tls() : "--no-ktls") {
     if (identities.empty()) throw std::runtime_error("no certificate: give --tls-cert and --tls-key");
     identities_.resize(identities.size());
     for (size_t i = 0; i < identities.size(); ++i) identities_[i].ctx = make_ctx(identities[i], identities_[i]);
@@ -74,6 +104,9 @@ SSL_CTX* Context::make_ctx(const Identity& identity, Named& named) {
     // TLS 1.2: forward-secret key exchange and AEAD only (TLS 1.3's suites are all AEAD already).
     if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) throw std::runtime_error("cipher list: " + last_error());
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+    // After each handshake OpenSSL gives the kernel the keys (setsockopt TCP_ULP "tls", then
+    // TLS_TX), if the cipher is one the kernel has; each session says whether it did (sends_files).
+    if (no_kernel_tls_.empty()) SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
     // The loop's output buffer may move between a write that stopped and its retry, and a write
     // may take part of what it is given: both are how the loop writes a plain socket too.
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
@@ -95,7 +128,7 @@ std::unique_ptr<Transport> Context::wrap(int fd) {
     SSL* ssl = SSL_new(identities_[0].ctx);
     if (!ssl || SSL_set_fd(ssl, fd) != 1) {
         SSL_free(ssl);
-        return nullptr;  // TODO(11): the loop must refuse the connection (503) when this fails
+        return nullptr;  // out of memory: the loop closes the connection
     }
     SSL_set_accept_state(ssl);
     return std::make_unique<Session>(ssl);
@@ -104,7 +137,7 @@ std::unique_ptr<Transport> Context::wrap(int fd) {
 const Context::Named* Context::for_name(const char* server_name) const {
     for (const Named& n : identities_)
         for (const std::string& pattern : n.names)
-            if (::fnmatch(pattern.c_str(), server_name, FNM_CASEFOLD | FNM_PERIOD) == 0) return &n;
+            if (name_matches(pattern, server_name)) return &n;
     return nullptr;
 }
 
@@ -168,6 +201,12 @@ std::string Context::describe() const {
         text += (i ? ", " : "") + (n.names.empty() ? std::string("(no DNS name)") : n.names[0]) + " (" + n.key_kind + ")";
     }
     return text + "; resumption by tickets";
+}
+
+std::string Context::describe_files() const {
+    if (no_kernel_tls_.empty())
+        return "kTLS: on; after each handshake the kernel encrypts, and files go out with SSL_sendfile, page cache to socket";
+    return "kTLS: off, " + no_kernel_tls_ + "; files are read into memory and encrypted by OpenSSL (the copy path)";
 }
 
 }  // namespace one::tls

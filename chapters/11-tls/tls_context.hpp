@@ -1,4 +1,4 @@
-// tls_context: what every TLS session of the server shares. (WIP: not yet built.)
+// tls_context: what every TLS session of the server shares.
 //
 //   certificates  one per name the server answers to (SNI picks one; the first is the default)
 //   protocol      TLS 1.2 and 1.3 only, AEAD ciphers only, no renegotiation, ALPN "http/1.1"
@@ -26,8 +26,9 @@ struct Identity {
 
 class Context final : public TransportMaker {
 public:
-    // Throws std::runtime_error naming the file and what is wrong with it.
-    explicit Context(const std::vector<Identity>& identities);
+    // Throws std::runtime_error naming the file and what is wrong with it. `kernel_tls`: hand the
+    // keys to the kernel after each handshake where it can encrypt (kTLS); false: never (--no-ktls).
+    Context(const std::vector<Identity>& identities, bool kernel_tls);
     ~Context() override;
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;
@@ -39,6 +40,8 @@ public:
     void follow(const Context& before) { previous_ = before.current_; }
     // One line for the log: "TLS 1.2-1.3; a.test (ECDSA P-256), b.test (RSA 2048); tickets".
     std::string describe() const;
+    // One line for the log: whether files go out encrypted by the kernel (kTLS), and if not, why.
+    std::string describe_files() const;
 
 private:
     struct Named {
@@ -61,6 +64,7 @@ private:
                              EVP_MAC_CTX* mac, int encrypt);
 
     std::vector<Named> identities_;  // [0] is the default
+    std::string no_kernel_tls_;      // why the kernel will not encrypt; empty: it will (kTLS)
     TicketKey current_{}, previous_{};
 };
 

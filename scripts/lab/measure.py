@@ -296,6 +296,13 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
         server["syscall_window_s"] = round(syscall_window, 3)
     elif tail and not server["syscall_note"]:
         server["syscall_note"] = "syscalls not counted: loadgen reported no requests in the count window"
+    # Over TLS (chapter 11): how many handshakes the window held per request, and how many resumed,
+    # so a row that meant to measure resumptions shows that it did.
+    tls = (result.get("tls") or {}).get("window")
+    if tls:
+        server["handshakes_per_request"] = tls["per_request"]
+        shaken = tls["full"] + tls["resumed"]
+        server["resumed_share"] = round(tls["resumed"] / shaken, 3) if shaken else None
     if counted and counted.get("context_switches") is not None and syscall_window > 0:
         server["context_switches_per_s"] = round(counted["context_switches"] / syscall_window)
     return {"loadgen": result, "server": server}

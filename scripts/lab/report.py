@@ -35,6 +35,8 @@ def flatten(row):
         "rps_per_core": round(1e6 / sv["cpu_us_per_request"]) if sv["cpu_us_per_request"] else None,
         # Chapter 10: the ring's one system call, out of the total above.
         "ring_enters_per_request": sv.get("syscalls_named_per_request", {}).get("io_uring_enter"),
+        # Chapter 11: handshakes in the window per request (1 with --close), and the share resumed.
+        "handshakes_per_request": sv.get("handshakes_per_request"), "resumed_share": sv.get("resumed_share"),
         "rss_mib": round(sv["rss_kib"] / 1024, 1), "vm_mib": round(sv["vm_kib"] / 1024, 1),
         # From /proc over the measured window (perf's count comes from the traced window after it).
         "switches_per_s": sv["voluntary_switches_per_s"] + sv["involuntary_switches_per_s"],
@@ -108,6 +110,7 @@ COLUMNS = {  # key: (heading, format)
     "backend_conns_run": ("backend conns opened (run)", "{:,.0f}"), "back_after_s": ("back after s", "{:.2f}"),
     "backend_held_mean": ("backend conns held (mean)", "{:.1f}"), "backend_held_max": ("held (max)", "{:.0f}"),
     "backend_conns_mean": ("backend conns", "{:.1f}"),
+    "handshakes_per_request": ("handshakes/req", "{:.2f}"), "resumed_share": ("resumed", "{:.0%}"),
 }
 
 

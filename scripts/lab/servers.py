@@ -3,6 +3,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import time
 
 from . import limits
@@ -29,12 +30,33 @@ def free_port():
 
 
 def answers(port, path="/hello", timeout=0.5, host="127.0.0.1"):
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(f"GET {path} HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n".encode())
-            return s.recv(64).startswith(b"HTTP/1.1 ")
-    except OSError:
-        return False
+    """True when the server answers GET `path`, in plain HTTP or, failing that, over TLS (chapter 11)."""
+    for tls in (False, True):
+        try:
+            with socket.create_connection((host, port), timeout=timeout) as raw:
+                s = raw
+                if tls:  # the lab measures servers, not certificates: nothing is verified
+                    context = ssl.create_default_context()
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                    s = context.wrap_socket(raw)
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n".encode())
+                if s.recv(64).startswith(b"HTTP/1.1 "):
+                    return True
+        except OSError:  # ssl.SSLError is one
+            pass
+    return False
+
+
+def tls_files(args):
+    """A peer's `tls:NAME` word: its certificate and key, NAME.pem and NAME.key in $LAB_TLS; else None."""
+    names = [a[len("tls:"):] for a in args if a.startswith("tls:")]
+    if not names:
+        return None
+    folder = os.environ.get("LAB_TLS")
+    if not folder:
+        raise LabError("a TLS peer needs LAB_TLS, the folder of the lab's certificates")
+    return os.path.join(folder, names[0] + ".pem"), os.path.join(folder, names[0] + ".key")
 
 
 def alive(pid):
@@ -73,14 +95,17 @@ def read_listening_line(pid, out_path, what, seconds=10):
 
 
 def command(name, args):
-    """The command line that starts `name` (a chapter such as 02-threads, nginx [WORKERS] [aio], or
-    node [ROOT]), and the port it will use (0: it prints the port it got)."""
+    """The command line that starts `name` (a chapter such as 02-threads, nginx [WORKERS] [aio]
+    [tls:NAME], haproxy-hello tls:NAME, or node [ROOT]), and the port it will use (0: it prints the
+    port it got)."""
     if name == "nginx":
         return nginx_command(args)
     if name == "nginx-proxy":
         return nginx_proxy_command(args)
     if name == "haproxy":
         return haproxy_command(args)
+    if name == "haproxy-hello":
+        return haproxy_hello_command(args)
     if name == "node":
         node = shutil.which("node") or shutil.which("nodejs")
         if not node:
@@ -99,6 +124,14 @@ def nginx_command(args):
     workers = args[0] if args else "1"
     # aio threads: file reads (and, with sendfile on, each sendfile call) go to a pool of threads
     aio = "aio threads;" if "aio" in args[1:] else ""
+    # tls:NAME: the same server over TLS, set up as chapter 11 is: 1.2 and 1.3, the same AEAD
+    # suites, tickets and no session cache. kTLS only where the lab found it (LAB_KTLS=1), as 11.
+    tls, tls_conf = tls_files(args[1:]), ""
+    if tls:
+        tls_conf = (f"ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]}; ssl_protocols TLSv1.2 TLSv1.3; "
+                    "ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20; ssl_prefer_server_ciphers on; "
+                    "ssl_session_tickets on; ssl_session_cache off;"
+                    + (" ssl_conf_command Options KTLS;" if os.environ.get("LAB_KTLS") == "1" else ""))
     port = free_port()
     fd_limit = limits.raise_fd_limit()
     state = state_dir()
@@ -106,7 +139,8 @@ def nginx_command(args):
     os.makedirs(root, exist_ok=True)
     values = {"WORKERS": workers, "FD_LIMIT": str(fd_limit), "WORKER_CONNECTIONS": str(max(1024, fd_limit - 64)),
               "STATE": state, "PORT": str(port), "ROOT": os.environ.get("LAB_WWW", root),
-              "REUSEPORT": "reuseport" if workers != "1" else "", "AIO": aio}
+              "REUSEPORT": "reuseport" if workers != "1" else "", "AIO": aio,
+              "SSL": "ssl" if tls else "", "TLS": tls_conf}
     text = open(os.path.join(ROOT, "scripts/peers/nginx.conf.in")).read()
     for key, value in values.items():
         text = text.replace(f"@{key}@", value)
@@ -160,6 +194,25 @@ def haproxy_command(args):
     values = {"MAXCONN": str(max(1024, fd_limit // 2 - 64)), "STATE": state_dir(), "PORT": str(port),
               "SERVERS": "\n    ".join(f"server b{i} {b}" for i, b in enumerate(backends)), "REUSE": reuse}
     conf = fill_template("haproxy.cfg.in", values, "haproxy.cfg")
+    return port, [haproxy, "-f", conf, "-db"]
+
+
+def haproxy_hello_command(args):
+    """HAProxy answering /hello itself over TLS, one thread: haproxy-hello tls:NAME."""
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not os.access(haproxy, os.X_OK):
+        raise LabError("haproxy is not installed")
+    tls = tls_files(args)
+    if not tls:
+        raise LabError("haproxy-hello needs tls:NAME")
+    # HAProxy takes the certificate and its key in one file
+    bundle = os.path.join(state_dir(), "haproxy-" + os.path.basename(tls[0]))
+    with open(bundle, "w") as f:
+        f.write(open(tls[0]).read() + open(tls[1]).read())
+    port = free_port()
+    values = {"MAXCONN": str(max(1024, limits.raise_fd_limit() // 2 - 64)), "STATE": state_dir(), "PORT": str(port),
+              "BUNDLE": bundle}
+    conf = fill_template("haproxy-hello.cfg.in", values, "haproxy-hello.cfg")
     return port, [haproxy, "-f", conf, "-db"]
 
 

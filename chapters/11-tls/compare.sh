@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Lab 11: what TLS costs a server, and where the cost sits. One worker each, pinned: chapter 11
+# answering /hello and serving files itself (--root: chapter 07 with TLS in front), nginx with ssl
+# (the same certificates, protocols and ciphers) and HAProxy answering /hello itself over TLS.
+# Part 1, handshakes: each client connects, shakes hands, asks for /hello and closes (loadgen
+#   --tls --close), flat out. Full handshakes with an ECDSA P-256 certificate and with RSA 2048,
+#   then resumed ones (each connection offers the ticket its previous one received). With one
+#   handshake per request, CPU per request is CPU per handshake, plus one small answer.
+# Part 2, keep-alive: /hello on connections that stay open, at one rate for all, over TLS and
+#   plain: 11 against 07 (the same loop without TLS), nginx with and without ssl, HAProxy.
+# Part 3, 1 MiB files: 07 plain with sendfile; 11 over TLS, where each file passes through memory
+#   to be encrypted; 11 with kTLS, where the kernel has the tls module (the server says at start-up
+#   which it got, and the lab shows that line); nginx with ssl.
+source "$(dirname "$0")/../../scripts/lab.sh"
+lab_begin 11-tls tls "$@"
+
+case $LAB_MODE in
+  quick) rounds=1 rate=2000 keys=(ecdsa) ;;
+  tour) rounds=1 rate=10000 keys=(ecdsa rsa) ;;
+  full) rounds=3 rate=10000 keys=(ecdsa rsa) ;;
+esac
+declare -A key_name=([ecdsa]="ECDSA P-256" [rsa]="RSA 2048")
+file_conns=$([[ $LAB_MODE == quick ]] && echo 10 || echo 50)
+
+export LAB_TLS=$LAB_STATE/tls LAB_WWW=$LAB_STATE/www
+"$LAB_ROOT/scripts/tls-certs.sh" "$LAB_TLS" || { echo "$0: cannot make the lab's certificates:"; cat "$LAB_TLS/openssl.log"; exit 1; }
+mkdir -p "$LAB_WWW"
+chmod o+x "$LAB_STATE"  # nginx's workers run as nobody and must pass through to the files
+head -c $((1 << 20)) /dev/urandom >"$LAB_WWW/1m.bin"
+cat "$LAB_WWW/1m.bin" >/dev/null
+
+# tls_start SERVER KEY: one of the TLS servers with certificate KEY (ecdsa or rsa); sets SERVER_NAME.
+tls_start() {
+  local server=$1 key=$2
+  case $server in
+    11-tls) server_start 11-tls --workers 1 --root "$LAB_WWW" --tls-cert "$LAB_TLS/$key.pem" --tls-key "$LAB_TLS/$key.key" "${@:3}"
+            SERVER_NAME="11-tls${3:+ $3}" ;;
+    nginx) server_start nginx 1 "tls:$key"; SERVER_NAME="nginx (ssl)" ;;
+    haproxy) server_start haproxy-hello "tls:$key"; SERVER_NAME="haproxy (ssl)" ;;
+  esac
+}
+
+lab_pin
+echo "   one worker each; handshakes: 10 clients that close after each answer; keep-alive: 100 connections at $rate/s"
+for round in $(seq "$rounds"); do
+  # Part 1: handshakes.
+  for key in "${keys[@]}"; do
+    for server in 11-tls nginx haproxy; do
+      has_peer "$server" >/dev/null || continue
+      tls_start "$server" "$key"
+      for mode in full resume; do
+        label="$([[ $mode == full ]] && echo full || echo resumed) handshakes, ${key_name[$key]} (round $round)"
+        measure "$label" --series "handshakes" -- --connections 10 --close --tls --tls-handshake "$mode"
+      done
+      server_stop
+    done
+  done
+  # Part 2: keep-alive, TLS against plain.
+  for server in 11-tls 07-sendfile nginx-tls nginx haproxy; do
+    has_peer "${server%-tls}" >/dev/null || continue
+    tls=(--tls)
+    case $server in
+      11-tls) tls_start 11-tls ecdsa ;;
+      07-sendfile) server_start 07-sendfile --workers 1 --root "$LAB_WWW"; tls=() ;;
+      nginx-tls) tls_start nginx ecdsa ;;
+      nginx) server_start nginx 1; SERVER_NAME="nginx (plain)"; tls=() ;;
+      haproxy) tls_start haproxy ecdsa ;;
+    esac
+    measure "/hello on keep-alive at $rate/s (round $round)" --series "keep-alive" -- --connections 100 --rate "$rate" "${tls[@]}"
+    server_stop
+  done
+  # Part 3: 1 MiB files.
+  for server in 07-sendfile 11-tls nginx; do
+    has_peer "$server" >/dev/null || continue
+    tls=(--tls)
+    case $server in
+      07-sendfile) server_start 07-sendfile --workers 1 --root "$LAB_WWW"; tls=() ;;
+      11-tls) tls_start 11-tls ecdsa --no-ktls ;;
+      nginx) tls_start nginx ecdsa ;;
+    esac
+    measure "1 MiB files (round $round)" --series "files" -- --connections "$file_conns" --path /1m.bin "${tls[@]}"
+    server_stop
+  done
+  # kTLS: only where the kernel has it. 11 said at its first start which it got.
+  ktls=$(grep -o 'kTLS: [^;]*' "$LAB_STATE/11-tls.log" | head -n 1)
+  if [[ $ktls == "kTLS: on" ]]; then
+    tls_start 11-tls ecdsa
+    measure "1 MiB files (round $round)" --series "files" -- --connections "$file_conns" --path /1m.bin --tls
+    server_stop
+  fi
+done
+lab_unpin
+[[ $ktls == "kTLS: on" ]] || echo "   no kTLS row: 11 said \"$ktls\""
+
+ktls_note=(--note "11 at start-up: $ktls")
+lab_report --summary "/hello on keep-alive at $rate/s (round 1)" "${ktls_note[@]}" \
+  --columns label,server,rps,p50_ms,p99_ms,errors,cpu_us_per_request,user_us_per_request,handshakes_per_request,resumed_share,syscalls_per_request,cpu_us_per_mib,rss_mib \
+  --target "cpu_us_per_request|full handshakes, ECDSA P-256 (round *)|11-tls|nginx (ssl)|1.0" \
+  --growth "cpu_us_per_request|11-tls|resumed handshakes, ECDSA P-256 (round *)|full handshakes, ECDSA P-256 (round *)|0.333" \
+  --target "cpu_us_per_request|/hello on keep-alive at $rate/s (round *)|11-tls|nginx (ssl)|0.9" \
+  --target "cpu_us_per_mib|1 MiB files (round *)|11-tls|11-tls --no-ktls|0.7" \
+  --note "handshake rows: one handshake per request (loadgen --close), so CPU per request is CPU per handshake and one /hello" \
+  --note "resumed: the share of the window's handshakes that resumed from a ticket"

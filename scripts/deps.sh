@@ -12,7 +12,7 @@ declare -A groups=(
   [tour]="python3:/usr/bin/python3 nginx-light:/usr/sbin/nginx wrk:/usr/bin/wrk gnuplot-nox:/usr/bin/gnuplot linux-perf:/usr/bin/perf strace:/usr/bin/strace procps:/usr/bin/ps iproute2:/usr/bin/ss nodejs:/usr/bin/node haproxy:/usr/sbin/haproxy"
   [bench]="libbenchmark-dev:/usr/include/benchmark/benchmark.h libhttp-parser-dev:/usr/include/http_parser.h"
   [book]="pandoc:/usr/bin/pandoc python3:/usr/bin/python3"
-  [narrate]="curl:/usr/bin/curl"
+  [narrate]="curl:/usr/bin/curl openssl:/usr/bin/openssl"
   [fuzz]="clang:/usr/bin/clang++ libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"
 )
 

@@ -3,8 +3,9 @@
 # and what the server said about it; with VS, the same curl to chapter VS, the two side by side.
 #   make narrate CH=05            make narrate CH=01 VS=05            make narrate CH=08 URL=/sleep?ms=5
 # Chapters with worker processes run one (--workers 1), so the story is one process's; chapter 07
-# and later serve their own folder as --root (try URL=/README.md); chapter 09 gets a chapter 08
-# backend. Times are microseconds since the server began this request.
+# and later serve their own folder as --root (try URL=/README.md); chapters 09 and 11 get a chapter
+# 08 backend, and 11 throwaway certificates (curl -k: nothing trusts them). Times are microseconds
+# since the server began this request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -43,16 +44,23 @@ narrate() {
   local help
   help=$("$bin" --help)
   grep -q -- '--workers' <<<"$help" && args+=(--workers 1)
-  grep -q -- '--root' <<<"$help" && args+=(--root "$dir")
+  local scheme=http
   if grep -q -- '--upstream' <<<"$help"; then
     start backend "$BUILD/bin/$(ls chapters | grep '^08-' | head -n1)" --workers 1
     args+=(--upstream "127.0.0.1:$port")
+  elif grep -q -- '--root' <<<"$help"; then
+    args+=(--root "$dir")
+  fi
+  if grep -q -- '--tls-cert' <<<"$help"; then
+    scripts/tls-certs.sh "$work/tls" || { cat "$work/tls/openssl.log" >&2; exit 1; }
+    args+=(--tls-cert "$work/tls/ecdsa.pem" --tls-key "$work/tls/ecdsa.key")
+    scheme=https
   fi
   start "$name" "$bin" "${args[@]}"
   sleep 0.2  # its workers start and wait: what they say before the request is not the story
   local before
   before=$(wc -c <"$work/$name.err")
-  curl -s -o /dev/null -w "curl http://127.0.0.1:PORT$url -> %{http_code}, %{size_download} bytes of body\n" "http://127.0.0.1:$port$url" >"$work/$name.curl"
+  curl -sk -o /dev/null -w "curl $scheme://127.0.0.1:PORT$url -> %{http_code}, %{size_download} bytes of body\n" "$scheme://127.0.0.1:$port$url" >"$work/$name.curl"
   # The last lines (the close) are told after curl has its answer: wait for them, up to 3 s.
   for _ in $(seq 60); do
     tail -c +"$((before + 1))" "$work/$name.err" | grep -qE 'fd [0-9]+ closed$|done, closing$' && break

@@ -97,7 +97,10 @@ private:
         case SSL_ERROR_WANT_READ:
             want_ = {true, false};
             crossed_ = !reading;  // a write that needs the peer's message first
-            if (narrate::on) say(std::string(reading ? "SSL_read" : "SSL_write") + " -> WANT_READ" + (reading ? "" : ": the write waits for the client's message"));
+            if (narrate::on)
+                say(!established() ? "TLS handshake -> WANT_READ: what it had to say is sent; it waits for the client's next message"
+                    : reading      ? "SSL_read -> WANT_READ"
+                                   : "SSL_write -> WANT_READ: the write waits for the client's message");
             return {0, EAGAIN};
         case SSL_ERROR_WANT_WRITE:
             want_ = {false, true};

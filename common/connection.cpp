@@ -170,6 +170,21 @@ size_t answer_requests(Connection& c, LoopShared& s, std::span<char> bytes, std:
     return used;
 }
 
+void deadline_passed(Connection& c, Deadline which) {
+    bool handshaking = c.transport && !c.transport->established();
+    if (narrate::on)
+        narrate::line("fd " + std::to_string(c.fd.get()) + ": " +
+                      (which == Deadline::Idle ? "silent too long"
+                       : handshaking           ? "TLS handshake not completed in time"
+                       : which == Deadline::Header ? "request not completed in time"
+                                                   : "lingered long enough"));
+    if (c.waiting == Waiting::Request && c.parser.started()) {  // mid-request: say why we hang up
+        std::string bytes;
+        http::append_response(http::error_response(408, "request not completed in time"), bytes);
+        write_to(c, bytes);  // rare, and the client is about to go: one try, and through TLS where there is a session
+    }
+}
+
 void narrate_state(const Connection& c, status::State now, Clock::duration idle_timeout) {
     std::string fd = "fd " + std::to_string(c.fd.get());
     switch (now) {

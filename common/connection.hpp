@@ -101,6 +101,12 @@ status::State state_of(const Connection& c);
 // With --narrate: what the connection waits for now that it is in state `now`.
 void narrate_state(const Connection& c, status::State now, Clock::duration idle_timeout);
 
+// Which of a server's three deadline lists a connection's timer ran out in.
+enum class Deadline : uint8_t { Idle, Header, Linger };
+// The connection's deadline has passed: says so (--narrate) and, mid-request, answers 408 (through
+// its TLS session if it has one). The caller closes it next. Shared by the epoll loop and the ring.
+void deadline_passed(Connection& c, Deadline which);
+
 // Above this much unwritten output a connection stops reading (and so stops parsing requests) until
 // the client reads: a client that sends requests but never reads responses cannot make us buffer
 // without bound; TCP flow control pushes back on it instead.

@@ -348,18 +348,7 @@ void EventServer::expire_deadlines(Clock::time_point now) {
     for (DeadlineList* list : {&idle_, &header_, &linger_}) {
         while (DeadlineHook* hook = list->expired(now)) {
             Connection& c = *by_fd_[hook->fd];
-            bool handshaking = c.transport && !c.transport->established();
-            if (narrate::on)
-                narrate::line("fd " + std::to_string(hook->fd) + ": " +
-                              (list == &idle_     ? "silent too long"
-                               : handshaking      ? "TLS handshake not completed in time"
-                               : list == &header_ ? "request not completed in time"
-                                                  : "lingered long enough"));
-            if (c.waiting == Waiting::Request && c.parser.started()) {  // mid-request: say why we hang up
-                std::string bytes;
-                http::append_response(http::error_response(408, "request not completed in time"), bytes);
-                write_to(c, bytes);  // through TLS when there is a session: plain bytes would be garbage in it
-            }
+            deadline_passed(c, list == &idle_ ? Deadline::Idle : list == &header_ ? Deadline::Header : Deadline::Linger);
             close_connection(c);
         }
     }

@@ -551,14 +551,7 @@ void RingServer::expire_deadlines(Clock::time_point now) {
         while (DeadlineHook* hook = list->expired(now)) {
             Client& k = *by_fd_[hook->fd];
             Connection& c = k.c;
-            if (narrate::on)
-                narrate::line("fd " + std::to_string(hook->fd) + ": " +
-                              (list == &idle_ ? "silent too long" : list == &header_ ? "request not completed in time" : "lingered long enough"));
-            if (c.waiting == Waiting::Request && c.parser.started()) {  // mid-request: say why we hang up
-                std::string bytes;
-                http::append_response(http::error_response(408, "request not completed in time"), bytes);
-                write_some(c.fd.get(), bytes);  // rare, and the client is about to go: no need for the ring
-            }
+            deadline_passed(c, list == &idle_ ? Deadline::Idle : list == &header_ ? Deadline::Header : Deadline::Linger);
             close_client(k);  // disarms the hook
         }
     }

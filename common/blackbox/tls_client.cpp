@@ -57,7 +57,13 @@ bool configure(SSL* ssl, const TlsOptions& o, const std::string& address) {
     if (!alpn.empty()) ok &= SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(alpn.data()),
                                                  static_cast<unsigned>(alpn.size())) == 0;  // 0 is success here
     if (!o.sni.empty()) ok &= SSL_set_tlsext_host_name(ssl, o.sni.c_str()) == 1;
-    if (o.resume) ok &= SSL_set_session(ssl, o.resume->get()) == 1;
+    if (o.resume) {
+        // A copy: when a TLS 1.3 resumption brings a fresh ticket, OpenSSL marks the session it
+        // offered not resumable (single use, RFC 8446 C.4), and the test's ticket must stay as it was.
+        SSL_SESSION* copy = SSL_SESSION_dup(o.resume->get());
+        ok &= copy && SSL_set_session(ssl, copy) == 1;
+        SSL_SESSION_free(copy);  // the SSL holds its own reference
+    }
     if (!o.verify) {
         SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
     } else {

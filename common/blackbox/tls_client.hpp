@@ -40,39 +40,41 @@ private:
 
 // How a Client speaks TLS. An aggregate, for designated initializers:
 //   Client c(port, {.sni = "rsa.test", .verify_name = "rsa.test"});
+// (Every member here has an initializer: g++ -Wextra warns about a designated initializer that
+// leaves out one that has none.)
 struct TlsOptions {
-    bool on = true;              // false: plain TCP even in a TLS run (raw hellos, garbage, stalls)
-    bool handshake = true;       // false: connect only; the test calls handshake() or handshake_step()
-    std::string sni = {};             // "": none (RFC 6066: no SNI for an address)
-    bool verify = true;          // the chain against DIR/ca.pem, and the name below
-    std::string verify_name = {};     // a DNS name the certificate must carry; "": the address connected to
-    int min_version = 0;         // TLS1_VERSION ... TLS1_3_VERSION; 0: OpenSSL's default
+    bool on = true;                           // false: plain TCP even in a TLS run (raw hellos, garbage, stalls)
+    bool handshake = true;                    // false: connect only; the test calls handshake() or handshake_step()
+    std::string sni = {};                     // "": none (RFC 6066: no SNI for an address)
+    bool verify = true;                       // the chain against DIR/ca.pem, and the name below
+    std::string verify_name = {};             // a DNS name the certificate must carry; "": the address connected to
+    int min_version = 0;                      // TLS1_VERSION ... TLS1_3_VERSION; 0: OpenSSL's default
     int max_version = 0;
-    std::string cipher_list = {};     // TLS 1.2 and below, OpenSSL's syntax ("DEFAULT:@SECLEVEL=0")
-    std::string ciphersuites = {};    // TLS 1.3
-    int security_level = -1;     // -1: OpenSSL's; 0 lets it finish TLS 1.0/1.1 with a server that allowed it
+    std::string cipher_list = {};             // TLS 1.2 and below, OpenSSL's syntax ("DEFAULT:@SECLEVEL=0")
+    std::string ciphersuites = {};            // TLS 1.3
+    int security_level = -1;                  // -1: OpenSSL's; 0 lets it finish TLS 1.0/1.1 with a server that allowed it
     std::vector<std::string> alpn = {"http/1.1"};
     std::shared_ptr<TlsSession> resume = {};  // offer this ticket
 };
 
 // What a handshake settled on, and the certificate that came back.
 struct TlsInfo {
-    std::string version = {};                // "TLSv1.3"
-    std::string cipher = {};                 // "TLS_AES_256_GCM_SHA384"
-    std::string alpn = {};                   // "" when the server chose none
+    std::string version = {};                 // "TLSv1.3"
+    std::string cipher = {};                  // "TLS_AES_256_GCM_SHA384"
+    std::string alpn = {};                    // "" when the server chose none
     bool resumed = false;
-    std::string key_kind = {};               // the certificate's key: "ECDSA P-256", "RSA 2048"
+    std::string key_kind = {};                // the certificate's key: "ECDSA P-256", "RSA 2048"
     std::vector<std::string> dns_names = {};  // its subjectAltName DNS entries
-    long verify_result = 0;              // X509_V_OK is 0
+    long verify_result = 0;                   // X509_V_OK is 0
 };
 
 // Why a handshake, or a later record, failed.
 struct TlsFailure {
-    int ssl_error = 0;        // SSL_get_error's verdict
-    unsigned long code = 0;   // the first error in OpenSSL's queue
-    int reason = 0;           // its reason: SSL_R_TLSV1_ALERT_PROTOCOL_VERSION (the peer's alert 70), ...
+    int ssl_error = 0;       // SSL_get_error's verdict
+    unsigned long code = 0;  // the first error in OpenSSL's queue
+    int reason = 0;          // its reason: SSL_R_TLSV1_ALERT_PROTOCOL_VERSION (the peer's alert 70), ...
     int sys_errno = 0;
-    std::string text = {};        // for a message
+    std::string text = {};   // for a message
 };
 
 // How the server's stream ended, as far as the client can tell.

@@ -78,7 +78,7 @@ $(BUILD)/bin/11-tls: $(call obj,chapters/09-proxy/proxy.cpp)
 # which link loadgen's pieces.
 $(BUILD)/bin/loadgen $(BUILD)/bin/unit-tests $(BUILD)/bin/blackbox $(BUILD)/bin/test-%: LDLIBS += -lssl -lcrypto
 
-HARNESS_SRC := common/blackbox/harness.cpp common/blackbox/main.cpp
+HARNESS_SRC := common/blackbox/harness.cpp common/blackbox/main.cpp common/blackbox/tls_client.cpp
 $(BUILD)/bin/blackbox: $(call obj,$(wildcard common/blackbox/*.cpp)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)

@@ -8,7 +8,7 @@ set -euo pipefail
 
 # package:file-that-shows-it-is-installed (a file, not dpkg, so a hand-built tool counts too)
 declare -A groups=(
-  [build]="g++:/usr/bin/g++ make:/usr/bin/make doctest-dev:/usr/include/doctest/doctest.h libcli11-dev:/usr/include/CLI/CLI.hpp liburing-dev:/usr/include/liburing.h libssl-dev:/usr/include/openssl/ssl.h"
+  [build]="g++:/usr/bin/g++ make:/usr/bin/make doctest-dev:/usr/include/doctest/doctest.h libcli11-dev:/usr/include/CLI/CLI.hpp liburing-dev:/usr/include/liburing.h libssl-dev:/usr/include/openssl/ssl.h openssl:/usr/bin/openssl"
   [tour]="python3:/usr/bin/python3 nginx-light:/usr/sbin/nginx wrk:/usr/bin/wrk gnuplot-nox:/usr/bin/gnuplot linux-perf:/usr/bin/perf strace:/usr/bin/strace procps:/usr/bin/ps iproute2:/usr/bin/ss nodejs:/usr/bin/node haproxy:/usr/sbin/haproxy"
   [bench]="libbenchmark-dev:/usr/include/benchmark/benchmark.h libhttp-parser-dev:/usr/include/http_parser.h"
   [book]="pandoc:/usr/bin/pandoc python3:/usr/bin/python3"

@@ -63,6 +63,8 @@ long status_field(pid_t pid, std::string_view field) {
     std::string host = !spec.host.empty() ? spec.host : spec.binary.empty() ? g_host : "127.0.0.1";
     std::vector<std::string> words = {spec.binary.empty() ? g_server_binary : spec.binary, "--host", host, "--port", "0"};
     if (spec.binary.empty()) words.insert(words.end(), g_server_args.begin(), g_server_args.end());
+    if (spec.binary.empty() && spec.tls_identity && tls_run())
+        words.insert(words.end(), {"--tls-cert", tls_file("ecdsa.pem"), "--tls-key", tls_file("ecdsa.key")});
     words.insert(words.end(), spec.args.begin(), spec.args.end());
     std::vector<char*> argv;
     for (auto& w : words) argv.push_back(w.data());
@@ -89,6 +91,11 @@ int read_port(int stdout_fd, std::string& line) {
     size_t colon = text.rfind(':', text.find('\n'));
     if (text.rfind("listening on ", 0) != 0 || colon == std::string::npos) return 0;
     return std::atoi(text.c_str() + colon + 1);
+}
+
+// In a TLS run, the flags that give the binary under test its default identity, and a space.
+std::string tls_identity_flags() {
+    return tls_run() ? "--tls-cert " + tls_file("ecdsa.pem") + " --tls-key " + tls_file("ecdsa.key") + " " : "";
 }
 
 }  // namespace
@@ -291,40 +298,124 @@ std::string Reply::header(std::string_view name) const {
     return "";
 }
 
-Client::Client(int port, int timeout_ms, const std::string& host) : timeout_ms_(timeout_ms) {
+Client::Client(int port, int timeout_ms, const std::string& host) : Client(port, TlsOptions{.on = tls_run()}, timeout_ms, host) {}
+
+Client::Client(int port, const TlsOptions& tls, int timeout_ms, const std::string& host) : timeout_ms_(timeout_ms) {
     std::string to = host.empty() ? g_host : host;
-    SocketAddress server = parse_address(to == "::" ? "::1" : to, port);
+    if (to == "::") to = "::1";
+    SocketAddress server = parse_address(to, port);
     Fd fd(::socket(server.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (::connect(fd.get(), server.get(), server.length) == 0) fd_ = std::move(fd);
     set_io_timeout(fd_.get(), timeout_ms);
+    if (!fd_ || !tls.on) return;
+    set_nonblocking(fd_.get());  // the wire waits with poll() itself, bounded by timeout_ms
+    tls_ = std::make_unique<TlsWire>(fd_.get(), tls, to);
+    if (tls.handshake) ready_ = handshake();
 }
 
-bool Client::send(std::string_view bytes) { return connected() && write_all(fd(), bytes).ok(); }
+Client::~Client() {
+    if (tls_ && fd_) tls_->close_notify();
+}
 
-void Client::shutdown_write() { ::shutdown(fd(), SHUT_WR); }
+Client::Client(Client&& other) noexcept
+    : fd_(std::move(other.fd_)), pending_(std::move(other.pending_)), timeout_ms_(other.timeout_ms_), tls_(std::move(other.tls_)),
+      ready_(other.ready_), ending_(other.ending_) {}
+
+Client& Client::operator=(Client&& other) noexcept {
+    if (this == &other) return *this;
+    if (tls_ && fd_) tls_->close_notify();
+    tls_ = std::move(other.tls_);  // the old session goes before its socket
+    fd_ = std::move(other.fd_);
+    pending_ = std::move(other.pending_);
+    timeout_ms_ = other.timeout_ms_;
+    ready_ = other.ready_;
+    ending_ = other.ending_;
+    return *this;
+}
+
+bool Client::send(std::string_view bytes) {
+    if (!fd_) return false;
+    return tls_ ? tls_->write_all(bytes, timeout_ms_) : write_all(fd(), bytes).ok();
+}
+
+void Client::shutdown_write() {
+    if (tls_) tls_->close_notify();  // TLS 1.3 lets the other side go on writing (RFC 8446 6.1)
+    ::shutdown(fd(), SHUT_WR);
+}
 
 void Client::reset() {
     linger reset_on_close{1, 0};  // a zero linger time makes close() send RST
     setsockopt(fd(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
+    tls_.reset();  // no close_notify: a reset is a client that vanished
     fd_.reset();
 }
 
 bool Client::has_bytes() {
     if (!pending_.empty()) return true;
-    pollfd p{fd(), POLLIN, 0};
-    return retry_eintr([&] { return poll(&p, 1, 0); }) > 0;
+    if (!tls_) {
+        pollfd p{fd(), POLLIN, 0};
+        return retry_eintr([&] { return poll(&p, 1, 0); }) > 0;
+    }
+    char chunk[16 * 1024];
+    long n = receive(chunk, 0);  // may only take in a ticket, which is no byte of the response
+    if (n > 0) pending_.append(chunk, static_cast<size_t>(n));
+    return n >= 0 && !pending_.empty();
 }
 
 int Client::local_port() const { return one::local_port(fd()); }
 
-bool Client::fill() {
+bool Client::handshake() {
+    if (!tls_) return false;
+    ready_ = tls_->handshake(timeout_ms_);
+    return ready_;
+}
+
+bool Client::handshake_step() { return tls_ && tls_->handshake_step(); }
+TlsFailure Client::tls_failure() const { return tls_ ? tls_->failure() : TlsFailure{}; }
+TlsInfo Client::tls_info() const { return tls_ ? tls_->info() : TlsInfo{}; }
+void Client::close_notify() {
+    if (tls_) tls_->close_notify();
+}
+
+std::shared_ptr<TlsSession> Client::tls_session() {
+    if (!tls_) return nullptr;
+    if (!tls_->session()) has_bytes();  // a TLS 1.3 ticket may be waiting unread behind the handshake
+    return tls_->session();
+}
+
+long Client::receive(std::span<char> into, int timeout_ms) {
+    if (!fd_) {
+        ending_ = Ending::Reset;
+        return 0;
+    }
+    if (tls_) {
+        Ending ended = Ending::Open;
+        size_t n = tls_->read(into, timeout_ms, ended);
+        if (n > 0) return static_cast<long>(n);
+        if (ended == Ending::Timeout) return -1;
+        ending_ = ended;
+        return 0;
+    }
     pollfd p{fd(), POLLIN, 0};
-    if (retry_eintr([&] { return poll(&p, 1, timeout_ms_); }) <= 0) return false;
+    if (retry_eintr([&] { return poll(&p, 1, timeout_ms); }) <= 0) return -1;
+    IoResult r = read_some(fd(), into);
+    if (r.ok() && r.n > 0) return static_cast<long>(r.n);
+    if (r.error == EAGAIN) return -1;  // SO_RCVTIMEO
+    ending_ = r.ok() ? Ending::Eof : Ending::Reset;
+    return 0;
+}
+
+bool Client::fill() {
     char chunk[64 * 1024];
-    IoResult r = read_some(fd(), chunk);
-    if (!r.ok() || r.n == 0) return false;
-    pending_.append(chunk, static_cast<size_t>(r.n));
+    long n = receive(chunk, timeout_ms_);
+    if (n <= 0) return false;
+    pending_.append(chunk, static_cast<size_t>(n));
     return true;
+}
+
+long Client::discard_some(size_t max) {
+    char sink[64 * 1024];
+    return receive(std::span(sink, std::min(max, sizeof sink)), timeout_ms_);
 }
 
 Reply Client::read_reply(bool head) {
@@ -395,27 +486,20 @@ bool Client::read_chunked(std::string& body) {
 
 bool Client::closed_by_server() {
     if (!pending_.empty()) return false;
-    pollfd p{fd(), POLLIN, 0};
-    if (retry_eintr([&] { return poll(&p, 1, timeout_ms_); }) <= 0) return false;
-    char byte;
-    ssize_t n = retry_eintr([&] { return ::recv(fd(), &byte, 1, 0); });
-    return n == 0 || (n < 0 && errno == ECONNRESET);
+    char chunk[4096];
+    long n = receive(tls_ ? std::span(chunk) : std::span(chunk, 1), timeout_ms_);
+    if (n > 0) pending_.append(chunk, static_cast<size_t>(n));  // bytes first: not (only) a close
+    if (n < 0) ending_ = Ending::Timeout;
+    return n == 0;
 }
 
 bool Client::read_to_close(std::string& got) {
-    for (;;) {
-        pollfd p{fd(), POLLIN, 0};
-        if (retry_eintr([&] { return poll(&p, 1, timeout_ms_); }) <= 0) break;  // timeout: not closed
-        char chunk[4096];
-        IoResult r = read_some(fd(), chunk);
-        if (!r.ok() || r.n == 0) {
-            got = std::exchange(pending_, {});
-            return true;
-        }
-        pending_.append(chunk, static_cast<size_t>(r.n));
-    }
+    char chunk[4096];
+    long n;
+    while ((n = receive(chunk, timeout_ms_)) > 0) pending_.append(chunk, static_cast<size_t>(n));
     got = std::exchange(pending_, {});
-    return false;
+    if (n < 0) ending_ = Ending::Timeout;
+    return n == 0;
 }
 
 std::string request(std::string_view method, std::string_view target, std::string_view extra, std::string_view body) {
@@ -434,8 +518,9 @@ Reply exchange(int port, std::string_view bytes, bool head) {
     return client.read_reply(head);
 }
 
-int run_binary(const std::string& args, std::string& output) {
-    std::string command = "timeout 10 " + server_binary() + " " + args + " 2>&1 </dev/null";
+int run_binary(const std::string& args, std::string& output, bool tls_identity) {
+    std::string identity = tls_identity ? tls_identity_flags() : "";
+    std::string command = "timeout 10 " + server_binary() + " " + identity + args + " 2>&1 </dev/null";
     std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
     if (!pipe) return -1;
     char chunk[4096];
@@ -445,7 +530,7 @@ int run_binary(const std::string& args, std::string& output) {
 }
 
 int run_binary_refused(long syscall, int error, const std::string& args, std::string& output, long first_arg) {
-    std::string command = "exec timeout 10 " + server_binary() + " " + args;
+    std::string command = "exec timeout 10 " + server_binary() + " " + tls_identity_flags() + args;
     if (!g_backend.empty()) command += " --upstream 127.0.0.1:9";
     int out[2];
     REQUIRE(pipe(out) == 0);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/sys.hpp"
+#include "tls_client.hpp"
 
 #include <functional>
 #include <memory>
@@ -57,6 +58,9 @@ struct ServerSpec {
     long address_space = 0;         // RLIMIT_AS in bytes; 0 leaves it alone
     std::string binary = {};        // empty: the binary under test, with every --server-arg
     std::string host = {};          // --host; empty: server_host()
+    // A TLS run, the binary under test: --tls-cert DIR/ecdsa.pem --tls-key DIR/ecdsa.key come
+    // first, the default identity (a test's own --tls-cert pairs follow it). Backends never get them.
+    bool tls_identity = true;
 };
 
 // A server started for one test. The destructor fails the test if the server died on its own or a
@@ -114,11 +118,18 @@ struct Reply {
 };
 
 // One TCP connection to the server, with blocking I/O bounded by a timeout so no test can hang.
+// In a TLS run (tls_run()) it speaks TLS unless told otherwise; every method means the same over
+// TLS as over plain TCP, in plaintext, and fd() is the socket, which then carries ciphertext.
 class Client {
 public:
     explicit Client(int port, int timeout_ms = 5000, const std::string& host = {});  // host: server_host()
+    Client(int port, const TlsOptions& tls, int timeout_ms = 5000, const std::string& host = {});
+    ~Client();  // over TLS, unless the connection broke: one close_notify, then the close
+    Client(Client&& other) noexcept;
+    Client& operator=(Client&& other) noexcept;
     int fd() const { return fd_.get(); }
-    bool connected() const { return static_cast<bool>(fd_); }
+    // Connected and, over TLS, the handshake done (when the options asked for it).
+    bool connected() const { return static_cast<bool>(fd_) && ready_; }
 
     // Sends every byte; false if the server closed or reset the connection first.
     bool send(std::string_view bytes);
@@ -131,21 +142,42 @@ public:
     // Reads until the server closes the connection (EOF or reset); true if it did within the timeout.
     // `got` is every byte that arrived first. Unlike read_reply(), nothing here fails the test.
     bool read_to_close(std::string& got);
-    // Shuts down the sending side, as a client does after its last request (half-close).
+    // Reads and drops up to `max` bytes: how many (> 0), 0 once the stream has ended, -1 on timeout.
+    long discard_some(size_t max);
+    // Shuts down the sending side, as a client does after its last request (half-close; over TLS
+    // a close_notify first).
     void shutdown_write();
-    // Closes with a reset (RST) instead of an orderly FIN, as a crashed or impatient client does.
+    // Closes with a reset (RST) instead of an orderly FIN, as a crashed or impatient client does;
+    // over TLS without close_notify.
     void reset();
     // True if any byte from the server is waiting to be read, without reading it.
     bool has_bytes();
     // This end's port, to find the connection in /proc/net/tcp.
     int local_port() const;
+    // How the server's stream ended, once a read has seen it end.
+    Ending ending() const { return ending_; }
+
+    // TLS only.
+    bool tls() const { return static_cast<bool>(tls_); }
+    bool handshake();       // the whole handshake within the timeout; false: tls_failure() says why
+    bool handshake_step();  // one try, never waits; true once done (a stall test stops after one)
+    TlsFailure tls_failure() const;
+    TlsInfo tls_info() const;
+    // The newest resumable session the server gave. TLS 1.3 sends it after the handshake: read a
+    // reply first.
+    std::shared_ptr<TlsSession> tls_session();
+    void close_notify();    // one closing alert now; reading goes on
 
 private:
+    long receive(std::span<char> into, int timeout_ms);  // > 0 bytes, 0 ended (ending_ says how), -1 timeout
     bool fill();  // reads more into pending_; false on EOF, error or timeout
     bool read_chunked(std::string& body);
     Fd fd_;
     std::string pending_;
     int timeout_ms_;
+    std::unique_ptr<TlsWire> tls_;  // null: plain TCP
+    bool ready_ = true;             // the handshake is done, or was not asked for
+    Ending ending_ = Ending::Open;
 };
 
 // A request line, a Host header and the extra header lines given ("Name: value\r\n" each).
@@ -159,12 +191,15 @@ Reply exchange(int port, std::string_view bytes, bool head = false);
 // Runs the binary under test with `args` (a shell word list; stdin closed, stderr folded into
 // stdout), for flags and start-up messages. A binary that wrongly starts serving is ended after
 // 10 s (exit 124). Returns its exit code (-1 if a signal ended it) and puts what it printed in `output`.
-int run_binary(const std::string& args, std::string& output);
+// In a TLS run the default identity comes before `args` (see ServerSpec::tls_identity): chapter
+// 11 requires one, and without it every other mistake would be reported as that one.
+int run_binary(const std::string& args, std::string& output, bool tls_identity = true);
 
 // Runs the binary under test as run_binary() does, under a seccomp filter that fails the system
 // call numbered `syscall` with `error`, or only those calls whose first argument is `first_arg`
 // when it is given: how a container's profile refuses io_uring_setup, or a kernel without IPv6
-// refuses socket(AF_INET6, ...). Chapter 09 is given an --upstream it never reaches.
+// refuses socket(AF_INET6, ...). Chapter 09 is given an --upstream it never reaches; in a TLS run
+// the default identity comes first, as for run_binary().
 int run_binary_refused(long syscall, int error, const std::string& args, std::string& output, long first_arg = -1);
 
 }  // namespace one::test

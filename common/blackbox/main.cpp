@@ -1,13 +1,16 @@
 // The black-box test runner:
 //   blackbox --server build/bin/05-epoll [--server-arg --edge]... [--skip-file F] [--backend "BIN ARGS"]
-//            [--host ::1] [doctest options]
+//            [--host ::1] [--tls-dir DIR] [doctest options]
 // A skip file lists the suite's tests a chapter's model cannot pass, one per line, as
 // "test case name: the reason" (or "suite NAME: the reason" for a whole test suite); each skip is
-// printed with its reason, never silently dropped.
+// printed with its reason, never silently dropped. --tls-dir makes it a TLS run (chapter 11): the
+// clients speak TLS, trusting DIR/ca.pem, and the servers get DIR/ecdsa.pem and .key.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include "harness.hpp"
+
+#include "common/sys.hpp"
 
 #include <cstdio>
 #include <fstream>
@@ -24,10 +27,11 @@ int main(int argc, char** argv) {
         else if (arg == "--skip-file" && i + 1 < argc) skip_file = argv[++i];
         else if (arg == "--backend" && i + 1 < argc) one::test::set_backend_command(argv[++i]);
         else if (arg == "--host" && i + 1 < argc) one::test::set_server_host(argv[++i]);
+        else if (arg == "--tls-dir" && i + 1 < argc) one::test::set_tls_dir(argv[++i]);
         else rest.push_back(argv[i]);
     }
     if (one::test::server_binary().empty()) {
-        std::fprintf(stderr, "usage: %s --server PATH [--server-arg ARG]... [--skip-file FILE] [--backend \"PATH ARG...\"] [--host ADDRESS] [doctest options]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s --server PATH [--server-arg ARG]... [--skip-file FILE] [--backend \"PATH ARG...\"] [--host ADDRESS] [--tls-dir DIR] [doctest options]\n", argv[0]);
         return 2;
     }
     doctest::Context context;
@@ -49,5 +53,8 @@ int main(int argc, char** argv) {
         if (name.rfind("suite ", 0) == 0) context.addFilter("test-suite-exclude", name.substr(6).c_str());
         else context.addFilter("test-case-exclude", name.c_str());
     }
+    // OpenSSL's socket BIO writes with write(), not send(MSG_NOSIGNAL) as the plain client does:
+    // without this, the first server that closes during a TLS send would kill the runner.
+    one::ignore_sigpipe();
     return context.run();
 }

@@ -96,6 +96,8 @@ size_t answer_and_write(Connection& c, LoopShared& s, std::span<char> bytes) {
 }
 
 void start_lingering(Connection& c) {
+    // TLS: the closing alert goes before TCP's end of stream, or it cannot go at all
+    if (c.transport) c.transport->shut_down();
     ::shutdown(c.fd.get(), SHUT_WR);  // the client sees our end of the stream after the error response
     c.waiting = Waiting::Linger;
 }
@@ -303,8 +305,10 @@ void on_writable(Connection& c, LoopShared& s) {
     c.waiting = Waiting::Request;
     if (!c.in.empty() && !c.close_after_write && !c.answer_pending) c.in.consume(answer_and_write(c, s, c.in.readable()));
     settle(c);
-    // Edge-triggered: bytes that arrived while we were not reading will not be reported again.
-    if (s.edge_triggered && c.waiting == Waiting::Request) on_readable(c, s);
+    // Edge-triggered: bytes that arrived while we were not reading will not be reported again. And
+    // a TLS session (chapter 11) may hold decrypted bytes of the next request already, in no socket.
+    bool unseen = s.edge_triggered || (c.transport && c.transport->holds_input());
+    if (unseen && c.waiting == Waiting::Request) on_readable(c, s);
 }
 
 void on_job_done(Connection& c, LoopShared& s, std::optional<http::Response> answer) {

@@ -264,6 +264,7 @@ void EventServer::pause_accepting(Clock::time_point now) {
 void EventServer::refuse(Fd client, status::Refusal why) {
     if (!transports_) return refuse_busy(std::move(client), why);
     status::count_refusal(why);
+    if (narrate::on) narrate::line("fd " + std::to_string(client.get()) + ": no room; closed before any handshake (TLS: no 503 can be read yet)");
 }
 
 void EventServer::add_connection(Fd client) {

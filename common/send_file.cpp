@@ -14,6 +14,7 @@ namespace one {
 namespace {
 
 constexpr size_t kSendfileMax = 0x7ffff000;  // the most one sendfile() moves (sendfile(2), NOTES)
+constexpr size_t kTlsRecord = 16 * 1024;     // the most plaintext one TLS record carries (RFC 8446 §5.1)
 
 // One sendmsg of up to two pieces, `first` then `second`. `more`: MSG_MORE, more follows at once.
 IoResult send_pieces(int socket, std::string_view first, std::span<const char> second, bool more) {
@@ -72,7 +73,9 @@ IoResult send_step(int socket, Transport* transport, std::string_view head, cons
         if (transport->sends_files()) return transport->send_file(file.fd.get(), file.offset, std::min(most, file.length));
         // The file's next piece through memory, to be encrypted. A write that stopped is retried
         // with the same bytes, as TLS requires: the same offset, read again from the page cache.
-        size_t want = std::min({most, file.length, output.scratch.size()});
+        // One record's worth (16 KiB) at a time: a write takes one record and returns, and a
+        // longer read would be read again for each of the records after it.
+        size_t want = std::min({most, file.length, output.scratch.size(), kTlsRecord});
         ssize_t got = want ? retry_eintr([&] { return ::pread(file.fd.get(), output.scratch.data(), want, file.offset); }) : 0;
         if (got < 0) return {0, errno};
         if (want > 0 && got == 0) return {0, 0};  // the file ended early

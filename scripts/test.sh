@@ -10,33 +10,6 @@ trap 'rm -rf "$log_dir"' EXIT
 
 passed=0 failed=0 failures=()
 
-# make_tls_files DIR: a throwaway CA and two server certificates it signed, for chapters with a
-# suite.tls file (11's TLS front door); they last two days and go with $log_dir.
-#   ecdsa.pem/.key  P-256     localhost, 127.0.0.1, ::1, ecdsa.test           (the default identity)
-#   rsa.pem/.key    RSA 2048  rsa.test, *.wild.test, localhost, 127.0.0.1, ::1 (for the SNI tests)
-# A CA rather than self-signed leaves: the clients then verify a chain, as a browser does. The
-# inline -config and -extfile keep the result independent of the machine's openssl.cnf.
-make_tls_files() {
-  local d=$1 log=$1/openssl.log
-  mkdir -p "$d"
-  openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" \
-    -days 2 -subj "/CN=one-loop throwaway test CA" \
-    -config <(printf '[req]\ndistinguished_name=dn\nx509_extensions=ca\n[dn]\n[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n') \
-    2>>"$log" || return 1
-  make_tls_leaf "$d" ecdsa "DNS:localhost,IP:127.0.0.1,IP:::1,DNS:ecdsa.test" ec -pkeyopt ec_paramgen_curve:P-256 || return 1
-  make_tls_leaf "$d" rsa "DNS:rsa.test,DNS:*.wild.test,DNS:localhost,IP:127.0.0.1,IP:::1" rsa:2048
-}
-
-# make_tls_leaf DIR NAME SUBJECT-ALT-NAMES NEWKEY-ARGUMENTS...: DIR/NAME.key, and DIR/NAME.pem signed by DIR/ca.
-make_tls_leaf() {
-  local d=$1 name=$2 san=$3 log=$1/openssl.log
-  shift 3
-  openssl req -new -newkey "$@" -nodes -keyout "$d/$name.key" -out "$d/$name.csr" -subj "/CN=$name" 2>>"$log" &&
-    openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
-      -days 2 -out "$d/$name.pem" \
-      -extfile <(printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=%s\n' "$san") \
-      2>>"$log"
-}
 tls_dir=""
 
 # run NAME COMMAND...: runs one doctest binary, shows its summary, and its whole output on failure.
@@ -86,7 +59,7 @@ for dir in chapters/[0-9][0-9]-*/; do
   if [[ -f $dir/suite.tls ]]; then
     if [[ -z $tls_dir ]]; then
       tls_dir="$log_dir/tls"
-      if ! make_tls_files "$tls_dir"; then
+      if ! scripts/tls-certs.sh "$tls_dir"; then
         printf '%-40s cannot make test certificates:\n' "$chapter"
         sed 's/^/    | /' "$tls_dir/openssl.log"
         tls_dir="" failed=$((failed + 1)) failures+=("$chapter")

@@ -15,6 +15,7 @@ namespace one {
 struct FileServing {
     std::optional<std::string> root;  // none: no files, only the routes
     bool copy = false;  // --copy: pread and send instead of sendfile
+    std::string sent_with;  // for the log, when something else decides (chapter 11's TLS); empty: from `copy`
 };
 
 // Opens the root and the listeners, forks the workers and runs until stopped. `with_master` may
@@ -36,7 +37,7 @@ inline void serve_files(const ServerOptions& options, EventOptions events, const
              (workers.shared_listener ? "one shared listening socket" : "a listening socket each"));
     if (files)
         log_line("files under " + *serving.root + ": opened with " + describe(files->root().method()) + "; sent with " +
-                 (serving.copy ? "pread and send (--copy)" : "sendfile"));
+                 (!serving.sent_with.empty() ? serving.sent_with : serving.copy ? "pread and send (--copy)" : "sendfile"));
     App app(name, model, files ? &*files : nullptr);
     Master master(std::move(listeners), workers.count, workers.grace_seconds, [&](int slot, Fd listener) {
         run_worker(slot, std::move(listener), app, options, events, workers, each_loop);

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
     auto* root_option = cli.add_option("--root", root, "serve the files under this directory (paths that are not routes)");
     cli.add_flag("--copy", copy, "send files through a user-space buffer (pread, then send) instead of sendfile")->needs(root_option);
     CLI11_PARSE(cli, argc, argv);
-    FileServing serving{*root_option ? std::optional(root) : std::nullopt, copy};
+    FileServing serving{.root = *root_option ? std::optional(root) : std::nullopt, .copy = copy, .sent_with = {}};
 
     return run_server([&] {
         serve_files(options, events, workers, serving, "07-sendfile",

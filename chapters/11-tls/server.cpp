@@ -37,20 +37,16 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "--tls-cert and --tls-key come in pairs: %zu certificates, %zu keys\n", certs.size(), keys.size());
         return 2;
     }
-    if (!*root_option && options.proxying.upstreams.empty()) {
-        std::fprintf(stderr, "give --upstream HOST:PORT (a front door to backends) or --root DIR (files)\n");
-        return 2;
-    }
     std::vector<tls::Identity> identities;
     for (size_t i = 0; i < certs.size(); ++i) identities.push_back({certs[i], keys[i]});
 
     return run_server([&] {
         auto context = std::make_unique<tls::Context>(identities, !no_ktls);  // a bad certificate or key: exit 1, before listening
-        log_line(context->describe());
-        log_line(context->describe_files());
-        // SIGHUP: the new workers start from the certificates as they are on disk now, and from a
-        // new ticket key; tickets issued under the one before still resume.
-        auto on_reload = [&](Master& master) {
+        // In the master, once it listens: what TLS it offers, and (in the new workers after a
+        // SIGHUP) the certificates as they are on disk then, and a new ticket key; tickets issued
+        // under the one before still resume.
+        auto in_master = [&](Master& master) {
+            log_line(context->describe());
             master.before_reload([&] {
                 try {
                     auto fresh = std::make_unique<tls::Context>(identities, !no_ktls);
@@ -63,12 +59,16 @@ int main(int argc, char** argv) {
                 }
             });
         };
-        auto encrypt = [&](EventServer& server) { server.secure_with(*context); };
+        auto encrypt = [&](EventServer& server) {
+            context->warm_up();  // in the worker, before its first client: see tls_context.cpp
+            server.secure_with(*context);
+        };
         if (*root_option)
-            serve_files(options.server, options.events, options.workers, FileServing{root, false}, "11-tls",
-                        "Chapter 07's files, encrypted: TLS in the event loop, and kTLS where the kernel has it.", on_reload, encrypt);
+            serve_files(options.server, options.events, options.workers, FileServing{.root = root, .copy = false, .sent_with = context->describe_files()},
+                        "11-tls", "Chapter 07's files, encrypted: TLS in the event loop, and kTLS where the kernel has it.",
+                        in_master, encrypt);
         else
             proxy::serve_front_door(options, "11-tls", "A front door that encrypts: TLS in the event loop, plain HTTP to the backends.",
-                                    on_reload, encrypt);
+                                    in_master, encrypt);
     });
 }

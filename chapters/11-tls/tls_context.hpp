@@ -34,6 +34,8 @@ public:
     Context& operator=(const Context&) = delete;
 
     std::unique_ptr<Transport> wrap(int fd) override;
+    // One handshake with itself per certificate, in memory: a worker calls it before its first client.
+    void warm_up();
     // A new key for the tickets issued from now on; the one before still reads old tickets.
     void rotate_ticket_keys();
     // Takes over `before`'s current ticket key as this one's previous (a reload's new context).

@@ -55,7 +55,10 @@ public:
     // One close_notify, and no wait for the peer's: the socket closes right after (RFC 8446 §6.1
     // lets the side that closes first go without reading the answer).
     void shut_down() override {
-        if (established() && !failed_) {  // after a fatal error OpenSSL forbids it: the stream is no longer trusted
+        // After a fatal error OpenSSL forbids it: the stream is no longer trusted. And once is
+        // enough: a lingering connection sends it before TCP's end, then closes later.
+        if (established() && !failed_ && !closed_) {
+            closed_ = true;
             ERR_clear_error();
             SSL_shutdown(ssl_);
             if (narrate::on) say("close_notify sent: the client can tell this end from a cut");
@@ -134,6 +137,7 @@ private:
     Interest want_{};
     bool crossed_ = false;
     bool failed_ = false;
+    bool closed_ = false;  // close_notify sent
     bool kernel_encrypts_ = false;
 };
 

@@ -186,10 +186,11 @@ int TlsWire::on_new_session(SSL* ssl, SSL_SESSION* session) {
 }
 
 template <typename Call>
-TlsWire::Step TlsWire::attempt(Call call) {
+TlsWire::Step TlsWire::attempt(Call call, bool writing) {
     std::lock_guard lock(mutex_);
     Step step;
     if (broken_ != Ending::Open) return {.ending = broken_};  // the man page: no OpenSSL call after a fatal error
+    if (writing && write_refused_) return {.ending = Ending::Reset};
     ERR_clear_error();
     errno = 0;
     size_t n = 0;
@@ -205,7 +206,8 @@ TlsWire::Step TlsWire::attempt(Call call) {
     else if (ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
         step.ending = Ending::Truncated;
     else step.ending = Ending::Error;
-    broken_ = step.ending;
+    if (writing && verdict == SSL_ERROR_SYSCALL && sys_errno) write_refused_ = true;
+    else broken_ = step.ending;
     if (failure_.ssl_error == 0) {
         failure_ = {verdict, code, ERR_GET_REASON(code), sys_errno, ""};
         char text[256] = "";
@@ -222,10 +224,10 @@ TlsWire::Step TlsWire::attempt(Call call) {
 // attempt() until it is done or the stream ends, waiting (outside the lock) for whatever OpenSSL
 // asked for; a Timeout ending after timeout_ms without it.
 template <typename Call>
-TlsWire::Step TlsWire::run(Call call, int timeout_ms) {
+TlsWire::Step TlsWire::run(Call call, int timeout_ms, bool writing) {
     int64_t give_up = now_ms() + timeout_ms;
     for (;;) {
-        Step step = attempt(call);
+        Step step = attempt(call, writing);
         if (!step.want_read && !step.want_write) return step;
         pollfd p{fd_, static_cast<short>(step.want_read ? POLLIN : POLLOUT), 0};
         int left = static_cast<int>(std::max<int64_t>(0, give_up - now_ms()));
@@ -263,7 +265,7 @@ bool TlsWire::write_all(std::string_view bytes, int timeout_ms) {
     // A stopped write is retried with the same bytes from `sent` on, as OpenSSL requires.
     for (size_t sent = 0; sent < bytes.size();) {
         Step step = run([&](SSL* ssl, size_t* n) { return SSL_write_ex(ssl, bytes.data() + sent, bytes.size() - sent, n); },
-                        timeout_ms);
+                        timeout_ms, /*writing=*/true);
         if (!step.done) return false;
         sent += step.n;
     }

@@ -124,13 +124,17 @@ public:
 
 private:
     struct Step;
-    template <typename Call> Step attempt(Call call);
-    template <typename Call> Step run(Call call, int timeout_ms);
+    template <typename Call> Step attempt(Call call, bool writing = false);
+    template <typename Call> Step run(Call call, int timeout_ms, bool writing = false);
 
     ssl_st* ssl_;
     int fd_;
     mutable std::mutex mutex_;
     Ending broken_ = Ending::Open;          // after SSL_ERROR_SSL or _SYSCALL: how, and no OpenSSL call again
+    // A write the socket refused (EPIPE, ECONNRESET: the server closed): no more writes, but what
+    // the server sent before it closed (a 408, say) is still in the socket to be read and decrypted,
+    // as any client would (Python's ssl and curl do).
+    bool write_refused_ = false;
     TlsFailure failure_;                    // the first fatal error
     std::shared_ptr<TlsSession> latest_;    // set inside SSL_read (1.3) or the handshake (1.2)
 };

@@ -106,7 +106,7 @@ void add_tls(CLI::App& cli, Options& o) {
                    "full: no connection offers a session, so every handshake is a full one; resume: a connection "
                    "that reconnects offers the newest ticket its previous connection received")
         ->capture_default_str()->check(CLI::IsMember({"full", "resume"}))->needs(tls);
-    cli.add_option("--tls-version", o.tls_version, "1.2, 1.3, or any (the highest both speak)")
+    cli.add_option("--tls-version", o.tls_version, "1.2 or 1.3: offer only that version; any: 1.2 or 1.3, the highest both speak")
         ->capture_default_str()->check(CLI::IsMember({"1.2", "1.3", "any"}))->needs(tls);
     cli.add_option("--tls-sni", o.tls_sni, "server name to send (default none: the target is an address, and "
                                            "RFC 6066 allows no address in SNI)")

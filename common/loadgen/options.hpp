@@ -41,7 +41,7 @@ struct Options {
     std::string json_path;
     bool tls = false;               // speak TLS 1.2/1.3 (no certificate check)
     std::string tls_handshake = "resume";  // full: never offer a ticket; resume: a reconnect offers its line's newest
-    std::string tls_version = "any";       // 1.2, 1.3, or any: the highest both speak
+    std::string tls_version = "any";       // 1.2 or 1.3: only that one; any: the highest both speak
     std::string tls_sni;            // server name sent; "" sends none
 
     bool open_loop() const { return rate > 0; }

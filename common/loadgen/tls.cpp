@@ -106,8 +106,9 @@ std::string tls_reason(unsigned long code) {
 
 ClientContext::ClientContext(const Options& o) : ctx_(SSL_CTX_new(TLS_client_method())), sni_(o.tls_sni), resume_(o.tls_resume()) {
     if (!ctx_) throw_openssl("cannot make a client context");
-    int max = o.tls_version == "1.2" ? TLS1_2_VERSION : o.tls_version == "1.3" ? TLS1_3_VERSION : 0;  // 0: the highest
-    if (!SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION) || !SSL_CTX_set_max_proto_version(ctx_, max))
+    // A version named is the only one offered; "any" is 1.2 up to the highest this OpenSSL speaks (0).
+    int pinned = o.tls_version == "1.2" ? TLS1_2_VERSION : o.tls_version == "1.3" ? TLS1_3_VERSION : 0;
+    if (!SSL_CTX_set_min_proto_version(ctx_, pinned ? pinned : TLS1_2_VERSION) || !SSL_CTX_set_max_proto_version(ctx_, pinned))
         throw_openssl("cannot limit the protocol versions");
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);  // loadgen measures the server, not its certificate
     // Partial writes make SSL_write_ex return after each record, as send() returns after part of a

@@ -42,7 +42,7 @@ struct TlsStats {
     Histogram full_us, resumed_us;   // measured window, busy: SSL_new to the handshake's end
     uint64_t full = 0, resumed = 0;  // whole run: handshakes completed, by kind
     uint64_t not_resumed = 0;        // a ticket offered, a full handshake given (unknown key, reload, expired)
-    uint64_t failed = 0;             // handshakes that failed (also counted as errors)
+    uint64_t failed = 0;             // handshakes that failed or timed out (also counted as errors, by kind)
     uint64_t tickets = 0;            // NewSessionTickets received
     uint64_t unclean_closes = 0;     // streams the server ended without close_notify
     std::string version;             // "TLSv1.3 TLS_AES_256_GCM_SHA384", from the first handshake

@@ -168,7 +168,10 @@ void Worker::housekeeping(int64_t now) {
     size_t end = crowd_settled() ? slow_end_ : connections_.size();
     for (size_t i = 0; i < end; ++i) {
         Connection& c = connections_[i];
-        if (c.deadline_ns != 0 && now >= c.deadline_ns) fail(c, ErrorKind::Timeout, now);
+        if (c.deadline_ns != 0 && now >= c.deadline_ns) {
+            if (c.phase == Phase::Handshaking) ++stats.tls.failed;  // a timeout, and a handshake that failed
+            fail(c, ErrorKind::Timeout, now);
+        }
         else if (c.phase == Phase::Waiting) open(c, now);
     }
 }

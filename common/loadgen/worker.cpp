@@ -171,8 +171,9 @@ void Worker::housekeeping(int64_t now) {
         if (c.deadline_ns != 0 && now >= c.deadline_ns) {
             if (c.phase == Phase::Handshaking) ++stats.tls.failed;  // a timeout, and a handshake that failed
             fail(c, ErrorKind::Timeout, now);
+        } else if (c.phase == Phase::Waiting) {
+            open(c, now);
         }
-        else if (c.phase == Phase::Waiting) open(c, now);
     }
 }
 

@@ -12,7 +12,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
@@ -50,7 +53,50 @@ SSL_CTX* make_server_context(int max_version) {
     return ctx;
 }
 
+// How the server treats the tickets it issued.
+enum class Tickets {
+    Renewed,     // OpenSSL's own keys: after a TLS 1.3 resumption, a fresh ticket
+    NotRenewed,  // a key callback that accepts its tickets without renewing them: none after a resumption
+    Forgotten,   // new keys before each connection, as after a restart: no ticket is ever accepted
+};
+
+// NotRenewed's one key, RFC 5077's layout: AES-256-CBC for the ticket, HMAC-SHA256 over it.
+struct TicketKey {
+    unsigned char name[16], aes[32], hmac[32];
+};
+
+TicketKey& ticket_key() {
+    static TicketKey key = [] {
+        TicketKey k;
+        RAND_bytes(reinterpret_cast<unsigned char*>(&k), sizeof k);
+        return k;
+    }();
+    return key;
+}
+
+// Returns 1 for a ticket of ours: "good, and no need to renew it".
+int accept_without_renewal(SSL*, unsigned char name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac,
+                           int encrypt) {
+    TicketKey& key = ticket_key();
+    if (encrypt) {
+        std::memcpy(name, key.name, sizeof key.name);
+        RAND_bytes(iv, 16);
+        EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes, iv);
+    } else {
+        if (std::memcmp(name, key.name, sizeof key.name) != 0) return 0;
+        EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes, iv);
+    }
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmac, sizeof key.hmac),
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+        OSSL_PARAM_construct_end(),
+    };
+    EVP_MAC_CTX_set_params(mac, params);
+    return 1;
+}
+
 struct ServerSettings {
+    Tickets tickets = Tickets::Renewed;
     bool close_delimited = false;  // answer with a body that ends at the close, then close
     bool close_notify = true;      // end each stream with close_notify (false: just close the socket)
     int max_version = 0;           // 0: TLS 1.3
@@ -64,6 +110,7 @@ public:
     explicit TlsServer(ServerSettings settings, SharedRun* run = nullptr)
         : settings_(settings), run_(run), ctx_(make_server_context(settings.max_version)),
           listener_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+        if (settings.tickets == Tickets::NotRenewed) SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx_, accept_without_renewal);
         ignore_sigpipe();  // OpenSSL writes with write(): a client gone must not kill the tests
         sockaddr_in addr = ipv4_address(INADDR_LOOPBACK, 0);
         socklen_t len = sizeof addr;
@@ -101,6 +148,11 @@ private:
     }
 
     void serve_one(int fd) {
+        if (settings_.tickets == Tickets::Forgotten) {  // no SSL of this context is alive now
+            unsigned char keys[80];  // name, HMAC key, AES key
+            RAND_bytes(keys, sizeof keys);
+            SSL_CTX_set_tlsext_ticket_keys(ctx_, keys, sizeof keys);
+        }
         SSL* ssl = SSL_new(ctx_);
         SSL_set_fd(ssl, fd);
         if (SSL_accept(ssl) == 1) {
@@ -220,6 +272,28 @@ TEST_SUITE("loadgen tls") {
         CHECK(s.tls.resumed_us.count() == s.tls.window_resumed);
         CHECK(s.tls.unclean_closes == 0);
         CHECK(s.tls.version.rfind("TLSv1.3 ", 0) == 0);
+    }
+
+    TEST_CASE("a server that renews no ticket: TLS 1.3 tickets are single use, so every other connection resumes") {
+        TlsServer server({.tickets = Tickets::NotRenewed});
+        Stats s = run_for(tls_options(server.port, "resume", true), 20);
+        CHECK(s.error_total() == 0);
+        CHECK(s.requests == 20);
+        CHECK(s.tls.full == 10);      // full (two tickets), resumed (none): the used ticket is not offered again
+        CHECK(s.tls.resumed == 10);
+        CHECK(s.tls.not_resumed == 0);  // nothing offered in vain
+        CHECK(server.resumed.load() == 10);
+        CHECK(s.tls.tickets == 20);
+    }
+
+    TEST_CASE("a server that forgot its ticket keys: every ticket offered is refused, and the run goes on") {
+        TlsServer server({.tickets = Tickets::Forgotten});
+        Stats s = run_for(tls_options(server.port, "resume", true), 20);
+        CHECK(s.error_total() == 0);
+        CHECK(s.requests == 20);
+        CHECK(s.tls.full == 20);
+        CHECK(s.tls.resumed == 0);
+        CHECK(s.tls.not_resumed == 19);  // each connection but the first offered its predecessor's ticket
     }
 
     TEST_CASE("--close, full: every connection's handshake is a full one") {

@@ -9,11 +9,14 @@
 // bytes, and keeps a second ring, beside the start times, of the entry each request asked for.
 //
 // With --read-rate, a busy connection reads only what its bucket allows (read_bucket.hpp).
+//
+// With --tls, a connection handshakes once connected, and its bytes pass through its SSL (tls.hpp).
 #pragma once
 
 #include "common/sys.hpp"
 #include "read_bucket.hpp"
 #include "response_checker.hpp"
+#include "tls.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -30,6 +33,7 @@ enum class Role : uint8_t {
 enum class Phase : uint8_t {
     Unopened,    // an idle connection still waiting for its turn to connect
     Connecting,  // connect() in progress: waiting for the socket to turn writable
+    Handshaking, // --tls: connected, the TLS handshake in progress
     Active,      // connected: sending requests and reading responses
     Held,        // idle and answered: now silent, watched only for the server closing it
     Waiting,     // closed after an error; the next housekeeping turn opens it again
@@ -59,6 +63,7 @@ struct Connection {
     ReadBucket bucket;             // --read-rate, busy: how much it may read now; unlimited otherwise
     std::unique_ptr<uint32_t[]> entries;  // --mix, busy: ring beside `started`: the entry request i asked for
     std::string pending;           // --mix, busy: the requests being sent, each drawn apart
+    TlsState tls;                  // --tls: this socket's SSL, and the line's ticket
 
     uint64_t in_flight() const { return sent - answered; }
     bool writing() const { return write_at < write_end; }

@@ -21,9 +21,15 @@ void Worker::open(Connection& c, int64_t now) {
 
 void Worker::finish_connect(Connection& c, int64_t now) {
     if (int err = connect_result(c.fd.get())) return fail(c, classify_errno(err), now, err);
+    if (tls_) return start_handshake(c, now);  // --timeout's deadline now covers the handshake too
+    connected(c, now);
+}
+
+// The connection is ready for requests (connected, and with --tls its handshake done).
+void Worker::connected(Connection& c, int64_t now) {
     c.phase = Phase::Active;
     c.deadline_ns = 0;
-    watch(c, EPOLL_CTL_MOD, EPOLLIN);
+    set_interest(c, true, false);
     if (opening_crowd_ && c.role != Role::Idle) return;  // connected early, to start with the clock
     if (c.role == Role::Slow) trickle(c, now);
     else pump(c, now);
@@ -54,9 +60,9 @@ bool Worker::pump(Connection& c, int64_t now) {
         }
         Flush f = flush(c, SIZE_MAX, now);
         if (f == Flush::Failed) return false;
-        if (f == Flush::Blocked) return true;  // EPOLLOUT is armed; the rest goes when it fires
+        if (f == Flush::Blocked) return true;  // the rest goes when the socket is ready (flush watches for it)
     }
-    set_want_write(c, false);
+    set_want_write(c, waits_for_writable(c));  // nothing to write: EPOLLOUT stays only for a TLS read that needs it
     return c.phase == Phase::Active;
 }
 
@@ -113,9 +119,10 @@ bool Worker::next_is_head(const Connection& c) const {
 Worker::Flush Worker::flush(Connection& c, size_t max_bytes, int64_t now) {
     size_t until = c.write_end - c.write_at > max_bytes ? c.write_at + max_bytes : c.write_end;
     while (c.write_at < until) {
-        IoResult r = write_some(c.fd.get(), {c.out + c.write_at, until - c.write_at});
+        // After a stop, the next call starts at the same write_at, so TLS gets the same bytes again, as it must.
+        IoResult r = transmit(c, {c.out + c.write_at, until - c.write_at});
         if (r.would_block()) {
-            if (c.role != Role::Slow) set_want_write(c, true);  // a slow client just tries again at its next tick
+            set_want_write(c, waits_for_writable(c));  // a slow client just tries again at its next tick
             return c.phase == Phase::Active ? Flush::Blocked : Flush::Failed;
         }
         if (!r.ok()) {
@@ -145,14 +152,17 @@ void Worker::read_responses(Connection& c, int64_t now, bool broken) {
     if (c.phase == Phase::Held) return idle_disturbed(c);
     for (;;) {
         size_t len = broken ? read_buf_.size() : c.bucket.allowance(now, read_buf_.size());
-        if (len == 0) return set_want_read(c, false);
-        IoResult r = read_some(c.fd.get(), {read_buf_.data(), len});
+        if (len == 0) return set_want_read(c, c.tls.write_needs_read);  // unless a TLS write waits for readable
+        IoResult r = receive(c, {read_buf_.data(), len});
         if (r.would_block()) return set_want_read(c, true);  // tokens left: read as soon as more comes
+        if (r.error == kUncleanEof) return on_unclean_eof(c, now);
         if (!r.ok()) return fail(c, classify_errno(r.error), now, r.error);
         if (r.peer_closed()) return on_eof(c, now);
         note_read(c, static_cast<size_t>(r.n), now);
         if (!parse(c, {read_buf_.data(), static_cast<size_t>(r.n)}, now)) return;
-        if (static_cast<size_t>(r.n) < len) return set_want_read(c, true);  // drained: another read would say EAGAIN
+        // Drained: another read would say EAGAIN. Not over TLS while OpenSSL still holds bytes it
+        // took from the socket (the rest of a record), which no epoll event would ever announce.
+        if (static_cast<size_t>(r.n) < len && !holds_input(c)) return set_want_read(c, true);
     }
 }
 
@@ -253,6 +263,8 @@ void Worker::count_error(const Connection& c, ErrorKind kind, int err) {
 }
 
 void Worker::close(Connection& c, Phase next) {
+    stats.tls.tickets += c.tls.tickets;
+    c.tls.drop_socket();  // before the descriptor goes, whose number may be reused at once
     c.fd.reset();
     c.phase = next;
     c.want_read = c.want_write = false;
@@ -284,10 +296,11 @@ void Worker::idle_settled(Connection& c, Phase next, int64_t now) {
 
 // A held idle connection turned readable: the server closed it (or said something unasked).
 void Worker::idle_disturbed(Connection& c) {
-    IoResult r = read_some(c.fd.get(), read_buf_);
-    if (r.would_block()) return;
+    IoResult r = receive(c, read_buf_);
+    if (r.would_block()) return;  // nothing, or over TLS a message with no data in it (a late ticket)
     if (r.n > 0) count_error(c, ErrorKind::BadFraming);
     else ++stats.idle_closed_by_server;
+    if (r.error == kUncleanEof) ++stats.tls.unclean_closes;
     close(c, Phase::Finished);
 }
 

@@ -5,6 +5,7 @@
 #include "net.hpp"
 #include "options.hpp"
 #include "report.hpp"
+#include "tls.hpp"
 #include "worker.hpp"
 
 #include <csignal>
@@ -45,12 +46,12 @@ void on_count_signal(int sig) {
 // The i-th of `parts` equal shares of `total`, the first ones one larger when it does not divide.
 int share_of(int total, int parts, int i) { return total / parts + (i < total % parts ? 1 : 0); }
 
-std::vector<std::unique_ptr<Worker>> make_workers(const Options& o, SharedRun& run, int idle) {
+std::vector<std::unique_ptr<Worker>> make_workers(const Options& o, SharedRun& run, int idle, const ClientContext* tls) {
     std::vector<std::unique_ptr<Worker>> workers;
     for (int t = 0; t < o.threads; ++t) {
         Share share{t, o.threads, share_of(o.connections, o.threads, t), share_of(idle, o.threads, t),
                     share_of(o.slow, o.threads, t)};
-        workers.push_back(std::make_unique<Worker>(o, run, share));
+        workers.push_back(std::make_unique<Worker>(o, run, share, tls));
     }
     return workers;
 }
@@ -133,7 +134,10 @@ int run_load(Options& o) {
         std::signal(SIGUSR1, on_count_signal);
         std::signal(SIGUSR2, on_count_signal);
     }
-    auto workers = make_workers(o, run, budget.idle);
+    // One TLS context for every thread, complete before any of them starts, read-only after.
+    std::unique_ptr<ClientContext> tls;
+    if (o.tls) tls = std::make_unique<ClientContext>(o);
+    auto workers = make_workers(o, run, budget.idle, tls.get());
     run.request_limit = o.requests;
     run.crowd_start_ns = now_ns();
     std::vector<std::thread> threads;

@@ -95,7 +95,35 @@ void add_request(CLI::App& cli, Options& o) {
     cli.add_option("--json", o.json_path, "write the results as JSON to this file");
 }
 
+// --tls and the flags that only mean something with it (CLI11 refuses them alone, naming --tls).
+void add_tls(CLI::App& cli, Options& o) {
+    auto* tls = cli.add_flag("--tls", o.tls,
+                             "speak TLS 1.2/1.3, with no certificate check (loadgen measures the server, not the PKI). "
+                             "Each connection handshakes before its first request, so a request's latency never "
+                             "includes a handshake: the handshakes have their own latencies in the tls line, and "
+                             "with --close their cost shows in req/s");
+    cli.add_option("--tls-handshake", o.tls_handshake,
+                   "full: no connection offers a session, so every handshake is a full one; resume: a connection "
+                   "that reconnects offers the newest ticket its previous connection received")
+        ->capture_default_str()->check(CLI::IsMember({"full", "resume"}))->needs(tls);
+    cli.add_option("--tls-version", o.tls_version, "1.2 or 1.3: offer only that version; any: 1.2 or 1.3, the highest both speak")
+        ->capture_default_str()->check(CLI::IsMember({"1.2", "1.3", "any"}))->needs(tls);
+    cli.add_option("--tls-sni", o.tls_sni, "server name to send (default none: the target is an address, and "
+                                           "RFC 6066 allows no address in SNI)")
+        ->needs(tls);
+}
+
 void fail(const std::string& flag, const std::string& why) { throw CLI::ValidationError(flag, why); }
+
+// A DNS name, as SNI carries it: letters, digits, '-', '.', '_' (test names), at most 255 bytes, no address.
+void check_sni(const std::string& name) {
+    if (name.empty()) return;
+    in6_addr address{};  // not parse_ipv4(), which takes "localhost", a good name here
+    if (::inet_pton(AF_INET, name.c_str(), &address) == 1 || ::inet_pton(AF_INET6, name.c_str(), &address) == 1)
+        fail("--tls-sni", "'" + name + "' is an address; RFC 6066 allows only a host name in SNI");
+    if (name.size() > 255 || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != std::string::npos)
+        fail("--tls-sni", "'" + name + "' is not a host name");
+}
 
 void check_target(Options& o) {
     if (!o.target.empty()) {
@@ -135,6 +163,7 @@ void add_options(CLI::App& cli, Options& options) {
     add_load_shape(cli, options);
     add_timing(cli, options);
     add_request(cli, options);
+    add_tls(cli, options);
 }
 
 void finish_options(Options& o) {
@@ -146,6 +175,7 @@ void finish_options(Options& o) {
     if (o.open_loop() && o.connections == 0) fail("--rate", "an open-loop rate needs busy connections (--connections)");
     if (o.requests > 0 && o.connections == 0) fail("--requests", "only busy connections make measured requests");
     if (o.close_each && o.pipeline > 1) fail("--close", "a connection that closes after one response cannot pipeline");
+    check_sni(o.tls_sni);
 }
 
 bool parse_ipv4(const std::string& text, uint32_t& address) {

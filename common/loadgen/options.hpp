@@ -39,8 +39,13 @@ struct Options {
     std::vector<uint32_t> source_ips;  // host byte order; empty: let the kernel choose
     int expect_status = 200;
     std::string json_path;
+    bool tls = false;               // speak TLS 1.2/1.3 (no certificate check)
+    std::string tls_handshake = "resume";  // full: never offer a ticket; resume: a reconnect offers its line's newest
+    std::string tls_version = "any";       // 1.2 or 1.3: only that one; any: the highest both speak
+    std::string tls_sni;            // server name sent; "" sends none
 
     bool open_loop() const { return rate > 0; }
+    bool tls_resume() const { return tls && tls_handshake == "resume"; }
     bool slow_reading() const { return read_rate > 0; }
 };
 

@@ -13,8 +13,23 @@ ErrorKind classify_errno(int err) {
     case ECONNRESET:
     case EPIPE: return ErrorKind::Reset;
     case ETIMEDOUT: return ErrorKind::Timeout;
+    case EPROTO: return ErrorKind::Tls;
     default: return ErrorKind::Other;
     }
+}
+
+void TlsStats::merge(const TlsStats& o) {
+    window_full += o.window_full;
+    window_resumed += o.window_resumed;
+    full_us.merge(o.full_us);
+    resumed_us.merge(o.resumed_us);
+    full += o.full;
+    resumed += o.resumed;
+    not_resumed += o.not_resumed;
+    failed += o.failed;
+    tickets += o.tickets;
+    unclean_closes += o.unclean_closes;
+    if (version.empty()) version = o.version;
 }
 
 uint64_t Stats::error_total() const { return std::accumulate(errors.begin(), errors.end(), uint64_t{0}); }
@@ -41,6 +56,7 @@ void Stats::merge(const Stats& o) {
         mix[i].latency_us.merge(o.mix[i].latency_us);
         mix[i].requests += o.mix[i].requests;
     }
+    tls.merge(o.tls);
 }
 
 }  // namespace one::loadgen

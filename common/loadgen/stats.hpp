@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -17,13 +18,14 @@ enum class ErrorKind : uint8_t {
     Timeout,     // no connect or no response within --timeout (or the kernel's ETIMEDOUT)
     BadStatus,   // a well-framed response with another status than --expect-status
     BadFraming,  // not HTTP/1.x, truncated, or bytes nobody asked for
+    Tls,         // --tls: a handshake or a record went wrong (an alert, a bad record, no common version)
     Other,       // anything else (EADDRNOTAVAIL, EMFILE, ...)
 };
-inline constexpr size_t kErrorKinds = 6;
+inline constexpr size_t kErrorKinds = 7;
 inline constexpr std::array<std::string_view, kErrorKinds> kErrorNames = {
-    "refused", "reset", "timeout", "bad_status", "bad_framing", "other"};
+    "refused", "reset", "timeout", "bad_status", "bad_framing", "tls", "other"};
 
-// Sorts an errno from connect, send or recv into a kind.
+// Sorts an errno from connect, send or recv into a kind. EPROTO is what a TLS failure reads as.
 ErrorKind classify_errno(int err);
 
 using ErrorCounts = std::array<uint64_t, kErrorKinds>;
@@ -31,6 +33,21 @@ using ErrorCounts = std::array<uint64_t, kErrorKinds>;
 struct EntryStats {                  // --mix: one entry's part of the measured window
     Histogram latency_us;            // good responses of busy connections, as in Stats
     uint64_t requests = 0;
+};
+
+// --tls: handshakes and how TLS streams ended. "Window" counts are busy connections' handshakes that
+// finished inside the measured window, as requests are; the others count the whole run, every role.
+struct TlsStats {
+    uint64_t window_full = 0, window_resumed = 0;
+    Histogram full_us, resumed_us;   // measured window, busy: SSL_new to the handshake's end
+    uint64_t full = 0, resumed = 0;  // whole run: handshakes completed, by kind
+    uint64_t not_resumed = 0;        // a ticket offered, a full handshake given (unknown key, reload, expired)
+    uint64_t failed = 0;             // handshakes that failed or timed out (also counted as errors, by kind)
+    uint64_t tickets = 0;            // NewSessionTickets received
+    uint64_t unclean_closes = 0;     // streams the server ended without close_notify
+    std::string version;             // "TLSv1.3 TLS_AES_256_GCM_SHA384", from the first handshake
+
+    void merge(const TlsStats& other);
 };
 
 struct Stats {
@@ -49,6 +66,7 @@ struct Stats {
     uint64_t idle_closed_by_server = 0;
     int64_t idle_ready_ns = 0;       // when the last idle connection was held, from the run's start
     std::vector<EntryStats> mix;     // --mix: per entry, in the order given (the totals above include them)
+    TlsStats tls;                    // --tls only; all zero without
 
     uint64_t error_total() const;
     void merge(const Stats& other);

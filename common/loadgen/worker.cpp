@@ -33,8 +33,8 @@ MixEntry batch_entry(const Options& o) {
 
 }  // namespace
 
-Worker::Worker(const Options& options, SharedRun& run, const Share& share)
-    : options_(options), run_(run), share_(share), epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+Worker::Worker(const Options& options, SharedRun& run, const Share& share, const ClientContext* tls)
+    : options_(options), tls_(tls), run_(run), share_(share), epoll_(::epoll_create1(EPOLL_CLOEXEC)),
       read_buf_(kReadBufBytes), events_(kEventBatch) {
     if (!epoll_) throw_errno("epoll_create1");
     server_ = parse_address(options.host, options.port);
@@ -100,7 +100,7 @@ void Worker::run() {
     opening_crowd_ = false;
     if (run_.stop.load(std::memory_order_relaxed)) return finish();
     now = now_ns();
-    for (size_t i = 0; i < slow_end_; ++i) {  // the ones still connecting start in finish_connect
+    for (size_t i = 0; i < slow_end_; ++i) {  // the ones still connecting (or handshaking) start in connected()
         Connection& c = connections_[i];
         if (c.phase != Phase::Active) continue;
         if (c.role == Role::Slow) trickle(c, now);
@@ -136,9 +136,14 @@ void Worker::dispatch(const epoll_event& event, int64_t now) {
     auto generation = static_cast<uint32_t>(event.data.u64 >> 32);
     if (c.generation != generation || !c.fd) return;  // for a socket closed earlier in this batch
     if (c.phase == Phase::Connecting) return finish_connect(c, now);
+    if (c.phase == Phase::Handshaking) return continue_handshake(c, now);  // errors too: SSL_connect reports them
     bool broken = (event.events & (EPOLLERR | EPOLLHUP)) != 0;  // reported even with EPOLLIN unwatched
-    if ((event.events & EPOLLIN) || broken) read_responses(c, now, broken);
-    if ((event.events & EPOLLOUT) && c.generation == generation && c.phase == Phase::Active) pump(c, now);
+    bool in = (event.events & EPOLLIN) != 0, out = (event.events & EPOLLOUT) != 0;
+    // Readiness retries the operation that waited for it, and over TLS a read may wait for writable
+    // and a write for readable. A slow client writes only on its own clock (trickle), never here.
+    if (in || broken || (out && c.tls.read_needs_write)) read_responses(c, now, broken);
+    bool retry_write = out || (in && c.tls.write_needs_read);
+    if (retry_write && c.role != Role::Slow && c.generation == generation && c.phase == Phase::Active) pump(c, now);
 }
 
 // Slot j of this thread's schedule is due at start + (j + phase) * period; slot j belongs to
@@ -163,8 +168,12 @@ void Worker::housekeeping(int64_t now) {
     size_t end = crowd_settled() ? slow_end_ : connections_.size();
     for (size_t i = 0; i < end; ++i) {
         Connection& c = connections_[i];
-        if (c.deadline_ns != 0 && now >= c.deadline_ns) fail(c, ErrorKind::Timeout, now);
-        else if (c.phase == Phase::Waiting) open(c, now);
+        if (c.deadline_ns != 0 && now >= c.deadline_ns) {
+            if (c.phase == Phase::Handshaking) ++stats.tls.failed;  // a timeout, and a handshake that failed
+            fail(c, ErrorKind::Timeout, now);
+        } else if (c.phase == Phase::Waiting) {
+            open(c, now);
+        }
     }
 }
 
@@ -205,8 +214,11 @@ void Worker::finish() {
         if (connections_[i].phase == Phase::Held) ++stats.idle_held;
     // Closed with FIN, a crowd of 20000 would leave 20000 ports in TIME_WAIT, and the next run's
     // connects would search longer and longer for a free one, or find none.
-    for (Connection& c : connections_)
+    for (Connection& c : connections_) {
+        stats.tls.tickets += c.tls.tickets;
+        c.tls.drop_socket();  // no close_notify: this close is abortive anyway
         if (c.fd) close_abortively(c.fd);
+    }
     progress_completed.store(stats.completed_total, std::memory_order_relaxed);
     progress_errors.store(stats.error_total(), std::memory_order_relaxed);
 }

@@ -6,6 +6,7 @@
 #include "connection.hpp"
 #include "options.hpp"
 #include "stats.hpp"
+#include "tls.hpp"
 
 #include <atomic>
 #include <netinet/in.h>
@@ -53,7 +54,8 @@ struct Share {
 
 class Worker {
 public:
-    Worker(const Options& options, SharedRun& run, const Share& share);
+    // `tls`: the shared client context, with --tls (the worker only reads it); null without.
+    Worker(const Options& options, SharedRun& run, const Share& share, const ClientContext* tls = nullptr);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -84,6 +86,7 @@ private:
     enum class Flush { Done, Blocked, Failed };
     void open(Connection& c, int64_t now);
     void finish_connect(Connection& c, int64_t now);
+    void connected(Connection& c, int64_t now);
     void watch(Connection& c, int op, uint32_t events);
     void set_interest(Connection& c, bool read, bool write);
     void set_want_read(Connection& c, bool read) { set_interest(c, read, c.want_write); }
@@ -109,7 +112,19 @@ private:
     void idle_settled(Connection& c, Phase next, int64_t now);
     void idle_disturbed(Connection& c);
 
+    // tls_exchange.cpp: the handshake, and a connection's bytes through its SSL when it has one
+    static constexpr int kUncleanEof = -1;  // receive()'s error for a TLS stream ended without close_notify (no errno is negative)
+    void start_handshake(Connection& c, int64_t now);
+    void continue_handshake(Connection& c, int64_t now);
+    void handshake_done(Connection& c, int64_t now);
+    IoResult receive(Connection& c, std::span<char> into);
+    IoResult transmit(Connection& c, std::span<const char> bytes);
+    bool holds_input(const Connection& c) const;
+    bool waits_for_writable(const Connection& c) const;
+    void on_unclean_eof(Connection& c, int64_t now);
+
     const Options& options_;
+    const ClientContext* tls_;   // --tls: every socket handshakes; null: plain TCP
     SharedRun& run_;
     Share share_;
     Fd epoll_;

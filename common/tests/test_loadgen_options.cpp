@@ -236,6 +236,52 @@ TEST_SUITE("loadgen options") {
         CHECK(parse("--mix /a=1 --pipeline 4 --rate 100").mix.size() == 1);  // everything else combines
     }
 
+    TEST_CASE("--tls and its settings: defaults, and each value accepted") {
+        Options plain = parse("");
+        CHECK_FALSE(plain.tls);
+        CHECK_FALSE(plain.tls_resume());
+        Options o = parse("--tls");
+        CHECK(o.tls);
+        CHECK(o.tls_handshake == "resume");
+        CHECK(o.tls_resume());
+        CHECK(o.tls_version == "any");
+        CHECK(o.tls_sni.empty());
+        o = parse("--tls --tls-handshake full --tls-version 1.2 --tls-sni rsa.test --close");
+        CHECK(o.tls_handshake == "full");
+        CHECK_FALSE(o.tls_resume());
+        CHECK(o.tls_version == "1.2");
+        CHECK(o.tls_sni == "rsa.test");
+        CHECK(o.close_each);  // one handshake per request
+        CHECK(parse("--tls --tls-version 1.3").tls_version == "1.3");
+        CHECK(parse("--tls --tls-sni localhost").tls_sni == "localhost");  // a name, though it means an address
+    }
+
+    TEST_CASE("TLS settings without --tls are refused, naming --tls") {
+        for (const char* line : {"--tls-handshake full", "--tls-version 1.3", "--tls-sni example.test"}) {
+            CAPTURE(line);
+            CHECK_THROWS_WITH_AS(parse(line), doctest::Contains("--tls"), CLI::RequiresError);
+        }
+    }
+
+    TEST_CASE("bad TLS values are refused, naming the flag") {
+        const char* bad[][2] = {
+            {"--tls --tls-handshake resumed", "--tls-handshake"},
+            {"--tls --tls-handshake", "--tls-handshake"},
+            {"--tls --tls-version 1.1", "--tls-version"},
+            {"--tls --tls-version 1.0", "--tls-version"},
+            {"--tls --tls-version tls1.3", "--tls-version"},
+            {"--tls --tls-sni 127.0.0.1", "--tls-sni"},  // RFC 6066: host names only
+            {"--tls --tls-sni ::1", "--tls-sni"},
+            {"--tls --tls-sni a/b", "--tls-sni"},
+        };
+        for (auto& [line, flag] : bad) {
+            CAPTURE(line);
+            CHECK_THROWS_WITH_AS(parse(line), doctest::Contains(flag), CLI::ParseError);
+        }
+        CHECK_THROWS_AS(parse_args({"--tls", "--tls-sni", std::string(256, 'a')}), CLI::ValidationError);
+        CHECK_THROWS_AS(parse("--tls --close --pipeline 2"), CLI::ValidationError);  // still no pipelining with --close
+    }
+
     TEST_CASE("the fd limit caps idle connections and says so") {
         Options o = parse("--connections 10 --idle 30000");
         FdBudget budget = plan_fds(20000, o);

@@ -201,7 +201,10 @@ int Context::on_ticket_key(SSL* ssl, unsigned char name[16], unsigned char* iv, 
                            EVP_MAC_CTX* mac, int encrypt) {
     auto* self = static_cast<Context*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
     const TicketKey* key = &self->current_;
-    int found = 1;
+    // 2: good, and send the client a fresh ticket. A TLS 1.3 client uses each ticket once (RFC 8446
+    // §C.4), so a resumed one needs the next; and OpenSSL 3.0 sends none after a resumption unless
+    // the callback asks for renewal (1 would say "good, keep it").
+    int found = 2;
     if (encrypt) {
         std::memcpy(name, key->name, sizeof key->name);
         if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
@@ -209,8 +212,7 @@ int Context::on_ticket_key(SSL* ssl, unsigned char name[16], unsigned char* iv, 
     } else {
         if (std::memcmp(name, self->current_.name, sizeof key->name) != 0) {
             if (std::memcmp(name, self->previous_.name, sizeof key->name) != 0) return 0;  // unknown: a full handshake
-            key = &self->previous_;
-            found = 2;  // good, but issue a fresh ticket under the current key
+            key = &self->previous_;  // the fresh ticket is made under the current key
         }
         if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes, iv) != 1) return -1;
     }

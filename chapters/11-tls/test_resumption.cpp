@@ -83,6 +83,23 @@ TEST_CASE("a TLS 1.3 ticket resumes, and a connection without one does not") {
     CHECK_FALSE(fresh.tls_info().resumed);
 }
 
+TEST_CASE("a resumed TLS 1.3 connection gets a fresh ticket, which resumes the next: a client reconnecting for ever never pays a full handshake again") {
+    FakeBackend backend([](const Seen&) { return ok("hello"); });
+    ServerProcess server(front_door(backend, {"--workers", "1"}));
+    std::shared_ptr<TlsSession> ticket = ticket_from(server.port(), {.min_version = TLS1_3_VERSION});
+    for (int hop = 0; hop < 3; ++hop) {
+        CAPTURE(hop);
+        Client next(server.port(), {.min_version = TLS1_3_VERSION, .resume = ticket});
+        REQUIRE(next.connected());
+        CHECK(answers(next));  // the ticket comes with the first read, before the answer
+        CHECK(next.tls_info().resumed);
+        std::shared_ptr<TlsSession> fresh = next.tls_session();
+        REQUIRE(fresh);
+        CHECK(fresh != ticket);
+        ticket = fresh;
+    }
+}
+
 TEST_CASE("a TLS 1.2 ticket resumes") {
     FakeBackend backend([](const Seen&) { return ok("hello"); });
     ServerProcess server(front_door(backend, {"--workers", "1"}));

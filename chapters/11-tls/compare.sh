@@ -4,8 +4,9 @@
 # (the same certificates, protocols and ciphers) and HAProxy answering /hello itself over TLS.
 # Part 1, handshakes: each client connects, shakes hands, asks for /hello and closes (loadgen
 #   --tls --close), flat out. Full handshakes with an ECDSA P-256 certificate and with RSA 2048,
-#   then resumed ones (each connection offers the ticket its previous one received). With one
-#   handshake per request, CPU per request is CPU per handshake, plus one small answer.
+#   then resumed ones (each connection offers the ticket its previous one received). The same
+#   without TLS (a plain connection per request: accept, /hello, close) is each server's baseline:
+#   CPU per TLS connection less CPU per plain connection is what the handshake costs.
 # Part 2, keep-alive: /hello on connections that stay open, at one rate for all, over TLS and
 #   plain: 11 against 07 (the same loop without TLS), nginx with and without ssl, HAProxy.
 # Part 3, 1 MiB files: 07 plain with sendfile; 11 over TLS, where each file passes through memory
@@ -43,7 +44,17 @@ tls_start() {
 lab_pin
 echo "   one worker each; handshakes: 10 clients that close after each answer; keep-alive: 100 connections at $rate/s"
 for round in $(seq "$rounds"); do
-  # Part 1: handshakes.
+  # Part 1: handshakes, and the plain connection each is weighed against.
+  for server in 07-sendfile nginx haproxy; do
+    has_peer "$server" >/dev/null || continue
+    case $server in
+      07-sendfile) server_start 07-sendfile --workers 1 --root "$LAB_WWW" ;;
+      nginx) server_start nginx 1; SERVER_NAME="nginx (plain)" ;;
+      haproxy) server_start haproxy-hello; SERVER_NAME="haproxy (plain)" ;;
+    esac
+    measure "a plain connection per request (round $round)" --series "handshakes" -- --connections 10 --close
+    server_stop
+  done
   for key in "${keys[@]}"; do
     for server in 11-tls nginx haproxy; do
       has_peer "$server" >/dev/null || continue
@@ -93,11 +104,19 @@ lab_unpin
 [[ $ktls == "kTLS: on" ]] || echo "   no kTLS row: 11 said \"$ktls\""
 
 ktls_note=(--note "11 at start-up: $ktls")
+# The handshake's own CPU: each TLS row less its server's plain connection per request, same round.
+net=()
+for key in "${keys[@]}"; do
+  for kind in full resumed; do
+    net+=(--net "cpu_us_per_request|$kind handshakes, ${key_name[$key]} (round *)|a plain connection per request (round *)|handshake_us|11-tls=07-sendfile,nginx (ssl)=nginx (plain),haproxy (ssl)=haproxy (plain)")
+  done
+done
 lab_report --summary "/hello on keep-alive at $rate/s (round 1)" "${ktls_note[@]}" \
-  --columns label,server,rps,p50_ms,p99_ms,errors,cpu_us_per_request,user_us_per_request,handshakes_per_request,resumed_share,syscalls_per_request,cpu_us_per_mib,rss_mib \
-  --target "cpu_us_per_request|full handshakes, ECDSA P-256 (round *)|11-tls|nginx (ssl)|1.0" \
-  --growth "cpu_us_per_request|11-tls|resumed handshakes, ECDSA P-256 (round *)|full handshakes, ECDSA P-256 (round *)|0.333" \
+  "${net[@]}" \
+  --columns label,server,rps,p50_ms,p99_ms,errors,cpu_us_per_request,user_us_per_request,handshake_us,handshakes_per_request,resumed_share,syscalls_per_request,cpu_us_per_mib,rss_mib \
+  --target "handshake_us|full handshakes, ECDSA P-256 (round *)|11-tls|nginx (ssl)|1.0" \
+  --growth "handshake_us|11-tls|resumed handshakes, ECDSA P-256 (round *)|full handshakes, ECDSA P-256 (round *)|0.333" \
   --target "cpu_us_per_request|/hello on keep-alive at $rate/s (round *)|11-tls|nginx (ssl)|0.9" \
   --target "cpu_us_per_mib|1 MiB files (round *)|11-tls|11-tls --no-ktls|0.7" \
-  --note "handshake rows: one handshake per request (loadgen --close), so CPU per request is CPU per handshake and one /hello" \
+  --note "handshake rows: one connection and one handshake per request (loadgen --close); handshake CPU is that row's CPU per request less its server's plain connection per request in the same round" \
   --note "resumed: the share of the window's handshakes that resumed from a ticket"

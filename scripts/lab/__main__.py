@@ -182,6 +182,8 @@ def cmd_report(a):
         raise LabError("no measurements to report")
     report.derive_memory_per_idle(rows)
     flat = [report.flatten(r) for r in rows]
+    for spec in a.net:
+        report.net(flat, spec)
     columns = a.columns.split(",")
     print()
     print(report.table(flat, columns))
@@ -295,6 +297,9 @@ def main():
                    help="key|label|server|least: print whether server's key in that row (median over rounds) is at least `least`")
     r.add_argument("--little", action="append", default=[],
                    help="series|service_ms|upto|tolerance: Little's law for a thread pool whose x is its threads")
+    r.add_argument("--net", action="append", default=[],
+                   help="KEY|LABEL|BASELINE|NAME|SERVER=BASE_SERVER,...: NAME = KEY at LABEL minus KEY at BASELINE "
+                        "(same round) of each server's base server, e.g. a TLS connection's CPU less a plain one's")
     r.add_argument("--summary", help="label of the row that stands for the chapter in the tour")
     r.add_argument("--summary-idle", help="label of the row whose memory per idle connection the tour shows")
     r.set_defaults(run=cmd_report)

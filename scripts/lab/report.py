@@ -76,8 +76,9 @@ def per_mib(lg, sv):
     """Bytes as well as requests: MiB/s received by loadgen (heads included) and server CPU per MiB,
     for labs whose responses are large (07's files). CPU per MiB is None where CPU per request is."""
     mib = lg.get("bytes_received", 0) / 2**20
+    large = mib and lg.get("bytes_received", 0) >= 64 * 1024 * max(1, lg.get("requests", 0) or 0)  # 64 KiB a response or more
     return {"mib_per_s": round(mib / lg["duration_s"], 1) if mib and lg.get("duration_s") else None,
-            "cpu_us_per_mib": round(sv["cpu_s"] * 1e6 / mib, 1) if mib and sv["cpu_us_per_request"] is not None else None}
+            "cpu_us_per_mib": round(sv["cpu_s"] * 1e6 / mib, 1) if large and sv["cpu_us_per_request"] is not None else None}
 
 
 def derive_memory_per_idle(rows):
@@ -111,6 +112,7 @@ COLUMNS = {  # key: (heading, format)
     "backend_held_mean": ("backend conns held (mean)", "{:.1f}"), "backend_held_max": ("held (max)", "{:.0f}"),
     "backend_conns_mean": ("backend conns", "{:.1f}"),
     "handshakes_per_request": ("handshakes/req", "{:.2f}"), "resumed_share": ("resumed", "{:.0%}"),
+    "handshake_us": ("handshake CPU us", "{:,.1f}"),
 }
 
 
@@ -191,6 +193,23 @@ def ceilings(flat_rows, specs):
 def _rounds(flat_rows, server, label):
     """{round label or label: row} for `server`'s rows matching `label` ("... (round *)" matches each round)."""
     return {r["label"]: r for r in flat_rows if r["server"] == server and fnmatch.fnmatchcase(r["label"], label)}
+
+
+def net(flat_rows, spec):
+    """--net "key|label|baseline|name|server=base,...": for each row matching `label` ("(round *)"
+    pairs rounds), row[name] = row[key] - the baseline row's key, the baseline being the row labelled
+    `baseline` (same round) of the server's base server (itself when not listed). Chapter 11: a TLS
+    connection per request, less a plain connection per request, is what the handshake costs."""
+    key, label, baseline, name, mapping = spec.split("|")
+    bases = dict(pair.split("=", 1) for pair in mapping.split(",") if pair)
+    for row in flat_rows:
+        if not fnmatch.fnmatchcase(row["label"], label) or row.get(key) is None:
+            continue
+        base_label = row["label"].replace(label.split("(round")[0], baseline.split("(round")[0], 1)
+        base_server = bases.get(row["server"], row["server"])
+        base = next((r for r in flat_rows if r["label"] == base_label and r["server"] == base_server), None)
+        if base and base.get(key) is not None:
+            row[name] = round(row[key] - base[key], 1)
 
 
 def growths(flat_rows, specs):

@@ -198,20 +198,19 @@ def haproxy_command(args):
 
 
 def haproxy_hello_command(args):
-    """HAProxy answering /hello itself over TLS, one thread: haproxy-hello tls:NAME."""
+    """HAProxy answering /hello itself, one thread: haproxy-hello [tls:NAME] (plain without)."""
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not os.access(haproxy, os.X_OK):
         raise LabError("haproxy is not installed")
-    tls = tls_files(args)
-    if not tls:
-        raise LabError("haproxy-hello needs tls:NAME")
-    # HAProxy takes the certificate and its key in one file
-    bundle = os.path.join(state_dir(), "haproxy-" + os.path.basename(tls[0]))
-    with open(bundle, "w") as f:
-        f.write(open(tls[0]).read() + open(tls[1]).read())
+    tls, ssl_words = tls_files(args), ""
+    if tls:  # HAProxy takes the certificate and its key in one file
+        bundle = os.path.join(state_dir(), "haproxy-" + os.path.basename(tls[0]))
+        with open(bundle, "w") as f:
+            f.write(open(tls[0]).read() + open(tls[1]).read())
+        ssl_words = f"ssl crt {bundle} alpn http/1.1"
     port = free_port()
     values = {"MAXCONN": str(max(1024, limits.raise_fd_limit() // 2 - 64)), "STATE": state_dir(), "PORT": str(port),
-              "BUNDLE": bundle}
+              "SSL": ssl_words}
     conf = fill_template("haproxy-hello.cfg.in", values, "haproxy-hello.cfg")
     return port, [haproxy, "-f", conf, "-db"]
 

@@ -2,7 +2,7 @@
 // after Connection: close, at the idle timeout, and after a 408, which arrives encrypted like
 // everything else. A body the backend cut short must end WITHOUT close_notify: for a client whose
 // body ends with the connection (HTTP/1.0), close_notify is the only sign it has it all.
-#include "chapters/09-proxy/fake_backend.hpp"
+#include "front_door_spec.hpp"
 #include "common/blackbox/harness.hpp"
 
 #include <doctest/doctest.h>
@@ -11,12 +11,6 @@ using namespace one::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-ServerSpec front_door(const FakeBackend& backend, std::vector<std::string> extra = {}) {
-    ServerSpec spec{{"--workers", "1", "--upstream", backend.address()}};
-    spec.args.insert(spec.args.end(), extra.begin(), extra.end());
-    return spec;
-}
 
 std::string pattern(size_t size) {
     std::string bytes(size, '\0');

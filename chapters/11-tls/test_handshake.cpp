@@ -2,7 +2,7 @@
 // once, and never with HTTP in clear text; a handshake that stalls is closed at --header-timeout,
 // costs a timer and not a thread, and gives its descriptor back; beyond --max-connections the
 // extra client's handshake fails, with no plaintext 503 in the TLS stream.
-#include "chapters/09-proxy/fake_backend.hpp"
+#include "front_door_spec.hpp"
 #include "common/blackbox/harness.hpp"
 #include "common/blackbox/json.hpp"
 
@@ -16,12 +16,6 @@ using namespace one::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-ServerSpec front_door(const FakeBackend& backend, std::vector<std::string> extra = {}) {
-    ServerSpec spec{{"--workers", "1", "--upstream", backend.address()}};
-    spec.args.insert(spec.args.end(), extra.begin(), extra.end());
-    return spec;
-}
 
 bool answers(Client& client) {
     return client.send(get("/hello")) && client.read_reply().body == "hello";

@@ -2,7 +2,7 @@
 // worker (the master made the keys before it forked), and still after one SIGHUP but not after
 // two; a ticket it cannot read costs a full handshake, never a failure. A reload leaves the
 // connections already open to finish on the old workers.
-#include "chapters/09-proxy/fake_backend.hpp"
+#include "front_door_spec.hpp"
 #include "common/blackbox/harness.hpp"
 
 #include <doctest/doctest.h>
@@ -16,12 +16,6 @@ using namespace one::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-ServerSpec front_door(const FakeBackend& backend, std::vector<std::string> extra = {}) {
-    ServerSpec spec{{"--upstream", backend.address()}};
-    spec.args.insert(spec.args.end(), extra.begin(), extra.end());
-    return spec;
-}
 
 bool answers(Client& client) {
     return client.send(get("/hello")) && client.read_reply().body == "hello";
@@ -75,7 +69,7 @@ TEST_SUITE("11 tls: resumption") {
 
 TEST_CASE("a TLS 1.3 ticket resumes, and a connection without one does not") {
     FakeBackend backend([](const Seen&) { return ok("hello"); });
-    ServerProcess server(front_door(backend, {"--workers", "1"}));
+    ServerProcess server(front_door(backend));
     std::shared_ptr<TlsSession> ticket = ticket_from(server.port(), {.min_version = TLS1_3_VERSION});
     CHECK(ticket->version() == "TLSv1.3");
     CHECK(resumes(server.port(), ticket));
@@ -85,7 +79,7 @@ TEST_CASE("a TLS 1.3 ticket resumes, and a connection without one does not") {
 
 TEST_CASE("a resumed TLS 1.3 connection gets a fresh ticket, which resumes the next: a client reconnecting for ever never pays a full handshake again") {
     FakeBackend backend([](const Seen&) { return ok("hello"); });
-    ServerProcess server(front_door(backend, {"--workers", "1"}));
+    ServerProcess server(front_door(backend));
     std::shared_ptr<TlsSession> ticket = ticket_from(server.port(), {.min_version = TLS1_3_VERSION});
     for (int hop = 0; hop < 3; ++hop) {
         CAPTURE(hop);
@@ -102,7 +96,7 @@ TEST_CASE("a resumed TLS 1.3 connection gets a fresh ticket, which resumes the n
 
 TEST_CASE("a TLS 1.2 ticket resumes") {
     FakeBackend backend([](const Seen&) { return ok("hello"); });
-    ServerProcess server(front_door(backend, {"--workers", "1"}));
+    ServerProcess server(front_door(backend));
     TlsOptions v12{.max_version = TLS1_2_VERSION};
     std::shared_ptr<TlsSession> ticket = ticket_from(server.port(), v12);
     CHECK(ticket->version() == "TLSv1.2");
@@ -136,8 +130,8 @@ TEST_CASE("after one SIGHUP an old ticket still resumes; after two it gets a ful
 
 TEST_CASE("a ticket from another server process gets a full handshake, not an error") {
     FakeBackend backend([](const Seen&) { return ok("hello"); });
-    ServerProcess one(front_door(backend, {"--workers", "1"}));
-    ServerProcess other(front_door(backend, {"--workers", "1"}));
+    ServerProcess one(front_door(backend));
+    ServerProcess other(front_door(backend));
     std::shared_ptr<TlsSession> ticket = ticket_from(one.port());
     CHECK_FALSE(resumes(other.port(), ticket));
 }
@@ -151,7 +145,7 @@ TEST_CASE("SIGHUP keeps the TLS connections already open: a request in flight is
         if (seen.head.rfind("GET /slow", 0) == 0) std::this_thread::sleep_for(1500ms);
         return ok("hello");
     });
-    ServerProcess server(front_door(backend, {"--workers", "1"}));
+    ServerProcess server(front_door(backend));
     std::vector<pid_t> workers = await_workers(server, 1);
     REQUIRE(workers.size() == 1);
     Client open(server.port());

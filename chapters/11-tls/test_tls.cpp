@@ -2,7 +2,7 @@
 // nothing older and nothing weaker, refused with the alert that says why. ALPN http/1.1. SNI picks
 // the certificate, a wildcard covering one label. A bad certificate or key stops it before it listens.
 // Run with --tls-dir (scripts/test.sh makes the certificates).
-#include "chapters/09-proxy/fake_backend.hpp"
+#include "front_door_spec.hpp"
 #include "common/blackbox/harness.hpp"
 
 #include <doctest/doctest.h>
@@ -12,12 +12,6 @@
 using namespace one::test;
 
 namespace {
-
-ServerSpec front_door(const FakeBackend& backend, std::vector<std::string> extra = {}) {
-    ServerSpec spec{{"--workers", "1", "--upstream", backend.address()}};
-    spec.args.insert(spec.args.end(), extra.begin(), extra.end());
-    return spec;
-}
 
 // The default identity (ECDSA, from the harness) and the RSA one, which SNI must ask for.
 ServerSpec two_identities(const FakeBackend& backend) {

@@ -140,6 +140,9 @@ SSL_CTX* Context::make_ctx(const Identity& identity, Named& named) {
     // may take part of what it is given: both are how the loop writes a plain socket too.
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);  // tickets only: no state per session on the server
+    // TLS 1.3: one ticket after a handshake, not OpenSSL's two. A client spends one per reconnection,
+    // and each resumption brings the next (on_ticket_key renews), so a second would be work unused.
+    SSL_CTX_set_num_tickets(ctx, 1);
     if (SSL_CTX_use_certificate_chain_file(ctx, identity.cert_path.c_str()) != 1) fail(identity.cert_path, "cannot load the certificate");
     if (SSL_CTX_use_PrivateKey_file(ctx, identity.key_path.c_str(), SSL_FILETYPE_PEM) != 1) fail(identity.key_path, "cannot load the key");
     if (SSL_CTX_check_private_key(ctx) != 1) fail(identity.key_path, "this key does not match " + identity.cert_path);

@@ -47,9 +47,24 @@ long status_field(pid_t pid, std::string_view field) {
     return -1;
 }
 
-[[noreturn]] void exec_server(const ServerSpec& spec, int stdout_fd, const std::string& log_path) {
+// The command line that starts `spec`'s server. Made before the fork, as everything the child
+// needs: a child of a process with threads (a test's FakeBackend, a client thread) may only make
+// async-signal-safe calls until it execs. malloc is not one: a lock another thread held at the
+// fork stays held in the child for ever, and the server never starts (seen under ASan).
+std::vector<std::string> server_command(const ServerSpec& spec) {
+    // A backend (spec.binary) stays on IPv4: chapter 09's --upstream takes IPv4 addresses.
+    std::string host = !spec.host.empty() ? spec.host : spec.binary.empty() ? g_host : "127.0.0.1";
+    std::vector<std::string> words = {spec.binary.empty() ? g_server_binary : spec.binary, "--host", host, "--port", "0"};
+    if (spec.binary.empty()) words.insert(words.end(), g_server_args.begin(), g_server_args.end());
+    if (spec.binary.empty() && spec.tls_identity && tls_run())
+        words.insert(words.end(), {"--tls-cert", tls_file("ecdsa.pem"), "--tls-key", tls_file("ecdsa.key")});
+    words.insert(words.end(), spec.args.begin(), spec.args.end());
+    return words;
+}
+
+// In the child, between fork and exec: system calls only (see server_command).
+[[noreturn]] void exec_server(const ServerSpec& spec, char* const* argv, int stdout_fd, int log_fd) {
     dup2(stdout_fd, STDOUT_FILENO);
-    int log_fd = ::open(log_path.c_str(), O_WRONLY | O_APPEND);
     dup2(log_fd, STDERR_FILENO);
     if (spec.fd_limit) {
         rlimit lim{static_cast<rlim_t>(spec.fd_limit), static_cast<rlim_t>(spec.fd_limit)};
@@ -59,18 +74,9 @@ long status_field(pid_t pid, std::string_view field) {
         rlimit lim{static_cast<rlim_t>(spec.address_space), static_cast<rlim_t>(spec.address_space)};
         setrlimit(RLIMIT_AS, &lim);
     }
-    // A backend (spec.binary) stays on IPv4: chapter 09's --upstream takes IPv4 addresses.
-    std::string host = !spec.host.empty() ? spec.host : spec.binary.empty() ? g_host : "127.0.0.1";
-    std::vector<std::string> words = {spec.binary.empty() ? g_server_binary : spec.binary, "--host", host, "--port", "0"};
-    if (spec.binary.empty()) words.insert(words.end(), g_server_args.begin(), g_server_args.end());
-    if (spec.binary.empty() && spec.tls_identity && tls_run())
-        words.insert(words.end(), {"--tls-cert", tls_file("ecdsa.pem"), "--tls-key", tls_file("ecdsa.key")});
-    words.insert(words.end(), spec.args.begin(), spec.args.end());
-    std::vector<char*> argv;
-    for (auto& w : words) argv.push_back(w.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    std::perror("execv");
+    execv(argv[0], argv);
+    static const char failed[] = "execv failed\n";
+    (void)!::write(STDERR_FILENO, failed, sizeof failed - 1);
     _exit(127);
 }
 
@@ -134,10 +140,16 @@ ServerProcess::ServerProcess(ServerSpec spec) {
     if (log_fd < 0) throw std::runtime_error("mkstemp failed");
     ::close(log_fd);
     log_path_ = log_template;
+    std::vector<std::string> words = server_command(spec);
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    int log_out = ::open(log_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);  // dup2 gives the child a copy without CLOEXEC
     int out[2];
-    if (pipe2(out, O_CLOEXEC) < 0) throw std::runtime_error("pipe failed");
+    if (log_out < 0 || pipe2(out, O_CLOEXEC) < 0) throw std::runtime_error("pipe failed");
     pid_ = fork();
-    if (pid_ == 0) exec_server(spec, out[1], log_path_);
+    if (pid_ == 0) exec_server(spec, argv.data(), out[1], log_out);
+    ::close(log_out);
     ::close(out[1]);
     port_ = read_port(out[0], listening_);
     ::close(out[0]);  // the servers ignore SIGPIPE, so later prints to stdout cannot hurt them
@@ -532,6 +544,21 @@ int run_binary(const std::string& args, std::string& output, bool tls_identity) 
 int run_binary_refused(long syscall, int error, const std::string& args, std::string& output, long first_arg) {
     std::string command = "exec timeout 10 " + server_binary() + " " + tls_identity_flags() + args;
     if (!g_backend.empty()) command += " --upstream 127.0.0.1:9";
+    // The filter is made before the fork: the child makes system calls only (see server_command).
+    auto call = static_cast<unsigned>(syscall);
+    sock_filter refuse = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | static_cast<unsigned>(error));
+    sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    std::vector<sock_filter> filter = {BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr))};
+    if (first_arg < 0) {
+        filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, call, 0, 1));
+    } else {  // the low 32 bits of args[0], which is where a little-endian machine keeps them
+        filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, call, 0, 3));
+        filter.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])));
+        filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<unsigned>(first_arg), 0, 1));
+    }
+    filter.push_back(refuse);
+    filter.push_back(allow);
+    sock_fprog program{static_cast<unsigned short>(filter.size()), filter.data()};
     int out[2];
     REQUIRE(pipe(out) == 0);
     pid_t child = fork();
@@ -539,20 +566,6 @@ int run_binary_refused(long syscall, int error, const std::string& args, std::st
     if (child == 0) {
         dup2(out[1], STDOUT_FILENO);
         dup2(out[1], STDERR_FILENO);
-        auto call = static_cast<unsigned>(syscall);
-        sock_filter refuse = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | static_cast<unsigned>(error));
-        sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-        std::vector<sock_filter> filter = {BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr))};
-        if (first_arg < 0) {
-            filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, call, 0, 1));
-        } else {  // the low 32 bits of args[0], which is where a little-endian machine keeps them
-            filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, call, 0, 3));
-            filter.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])));
-            filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<unsigned>(first_arg), 0, 1));
-        }
-        filter.push_back(refuse);
-        filter.push_back(allow);
-        sock_fprog program{static_cast<unsigned short>(filter.size()), filter.data()};
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) _exit(100);
         execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
         _exit(101);

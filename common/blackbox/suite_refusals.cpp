@@ -80,7 +80,12 @@ TEST_CASE("a 1 MiB header flood gets 431 and memory does not grow with it") {
     for (int i = 0; i < 3; ++i) CHECK(send_flood(server.port(), flood, closed).status == 431);
     long grown = server.rss_kib() - before;
     CAPTURE(grown);
-    CHECK(grown < 1024 * kMemorySlack);  // three floods of 1 MiB each; a server that buffered one would grow past this
+    // Three floods of 1 MiB each; a server that buffered one would grow past this. Over TLS under a
+    // sanitizer, twice that: OpenSSL frees and takes again a 16 KiB buffer for each record
+    // (SSL_MODE_RELEASE_BUFFERS), and ASan keeps what is freed in quarantine for a while, about
+    // 1 MiB per flood. The plain build's run still holds the TLS server to 1 MiB.
+    long bound = 1024 * kMemorySlack * (kSanitized && tls_run() ? 2 : 1);
+    CHECK(grown < bound);
     CHECK(exchange(server.port(), get("/hello")).body == "Hello, World!");
 }
 

@@ -110,20 +110,13 @@ TEST_CASE("a stalled handshake is closed at --header-timeout and gives its descr
         CHECK(end.ms <= 1700);   // nor long after it
         CHECK(no_http(end.bytes));
     }
+    // What the server sees of a real client that stops after its first flight: the same hello, then
+    // nothing. (A real client cannot be made to stop there: given the server's answer in time, one
+    // SSL_connect finishes the handshake, as it did under TSan.)
     SUBCASE("a whole ClientHello, and the server's answer never read") {
         Client raw(server.port(), {.on = false});
         REQUIRE(raw.send(hello));
         RawEnd end = read_raw_until_close(raw.fd(), 5000ms);
-        CHECK(end.closed);
-        CHECK(end.ms >= 480);
-        CHECK(end.ms <= 1700);
-        CHECK(no_http(end.bytes));
-    }
-    SUBCASE("a real client that stops after its first flight") {
-        Client stalled(server.port(), {.handshake = false});
-        REQUIRE(stalled.connected());
-        CHECK_FALSE(stalled.handshake_step());  // the hello goes out; the handshake is not done
-        RawEnd end = read_raw_until_close(stalled.fd(), 5000ms);  // read past OpenSSL: nothing advances
         CHECK(end.closed);
         CHECK(end.ms >= 480);
         CHECK(end.ms <= 1700);

@@ -382,7 +382,6 @@ bool Client::handshake() {
     return ready_;
 }
 
-bool Client::handshake_step() { return tls_ && tls_->handshake_step(); }
 TlsFailure Client::tls_failure() const { return tls_ ? tls_->failure() : TlsFailure{}; }
 TlsInfo Client::tls_info() const { return tls_ ? tls_->info() : TlsInfo{}; }
 void Client::close_notify() {

@@ -160,7 +160,6 @@ public:
     // TLS only.
     bool tls() const { return static_cast<bool>(tls_); }
     bool handshake();       // the whole handshake within the timeout; false: tls_failure() says why
-    bool handshake_step();  // one try, never waits; true once done (a stall test stops after one)
     TlsFailure tls_failure() const;
     TlsInfo tls_info() const;
     // The newest resumable session the server gave. TLS 1.3 sends it after the handshake: read a

@@ -244,10 +244,6 @@ bool TlsWire::handshake(int timeout_ms) {
     return step.done;
 }
 
-bool TlsWire::handshake_step() {
-    return attempt([](SSL* ssl, size_t*) { return SSL_connect(ssl); }).done;
-}
-
 bool TlsWire::established() const {
     std::lock_guard lock(mutex_);
     return SSL_is_init_finished(ssl_) == 1;

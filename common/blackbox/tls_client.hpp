@@ -44,7 +44,7 @@ private:
 // leaves out one that has none.)
 struct TlsOptions {
     bool on = true;                           // false: plain TCP even in a TLS run (raw hellos, garbage, stalls)
-    bool handshake = true;                    // false: connect only; the test calls handshake() or handshake_step()
+    bool handshake = true;                    // false: connect only; the test calls handshake()
     std::string sni = {};                     // "": none (RFC 6066: no SNI for an address)
     bool verify = true;                       // the chain against DIR/ca.pem, and the name below
     std::string verify_name = {};             // a DNS name the certificate must carry; "": the address connected to
@@ -106,7 +106,6 @@ public:
     TlsWire& operator=(const TlsWire&) = delete;
 
     bool handshake(int timeout_ms);  // the whole handshake; false: failure() says why
-    bool handshake_step();           // one try that never waits; true once the handshake is done
     bool established() const;
     // Up to into.size() bytes, waiting up to timeout_ms (0: not at all). 0 bytes: `ending` says
     // why (Timeout, or how the stream ended).

@@ -234,7 +234,7 @@ void on_readable(Connection& c, LoopShared& s) {
     for (int reads = 0; c.waiting == Waiting::Request; ++reads) {
         if (reads == (s.edge_triggered ? kReadsPerTurn : 1)) {
             // Its share is spent. Edge-triggered, the edge will not come again; and bytes a TLS
-            // session has already decrypted (chapter 11) are in no socket for the poller to see.
+            // session has already read (chapter 11) are in no socket for the poller to see.
             c.more_to_read = s.edge_triggered || (c.transport && c.transport->holds_input());
             break;
         }
@@ -306,7 +306,7 @@ void on_writable(Connection& c, LoopShared& s) {
     if (!c.in.empty() && !c.close_after_write && !c.answer_pending) c.in.consume(answer_and_write(c, s, c.in.readable()));
     settle(c);
     // Edge-triggered: bytes that arrived while we were not reading will not be reported again. And
-    // a TLS session (chapter 11) may hold decrypted bytes of the next request already, in no socket.
+    // a TLS session (chapter 11) may hold bytes of the next request already, in no socket.
     bool unseen = s.edge_triggered || (c.transport && c.transport->holds_input());
     if (unseen && c.waiting == Waiting::Request) on_readable(c, s);
 }

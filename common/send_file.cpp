@@ -14,7 +14,6 @@ namespace one {
 namespace {
 
 constexpr size_t kSendfileMax = 0x7ffff000;  // the most one sendfile() moves (sendfile(2), NOTES)
-constexpr size_t kTlsRecord = 16 * 1024;     // the most plaintext one TLS record carries (RFC 8446 §5.1)
 
 // One sendmsg of up to two pieces, `first` then `second`. `more`: MSG_MORE, more follows at once.
 IoResult send_pieces(int socket, std::string_view first, std::span<const char> second, bool more) {
@@ -71,15 +70,22 @@ IoResult send_step(int socket, Transport* transport, std::string_view head, cons
     if (transport) {
         if (!head.empty()) return transport->write(head);
         if (transport->sends_files()) return transport->send_file(file.fd.get(), file.offset, std::min(most, file.length));
-        // The file's next piece through memory, to be encrypted. A write that stopped is retried
-        // with the same bytes, as TLS requires: the same offset, read again from the page cache.
-        // One record's worth (16 KiB) at a time: a write takes one record and returns, and a
-        // longer read would be read again for each of the records after it.
-        size_t want = std::min({most, file.length, output.scratch.size(), kTlsRecord});
+        // The file's next piece through memory, to be encrypted: one pread of up to 64 KiB, then
+        // one write per record, as a write takes one record (16 KiB) and returns. A write that
+        // stopped is retried with the same bytes, as TLS requires: the next call reads them again
+        // from the same offset, now the piece's first (the page cache holds them).
+        size_t want = std::min({most, file.length, output.scratch.size()});
         ssize_t got = want ? retry_eintr([&] { return ::pread(file.fd.get(), output.scratch.data(), want, file.offset); }) : 0;
         if (got < 0) return {0, errno};
         if (want > 0 && got == 0) return {0, 0};  // the file ended early
-        return transport->write({output.scratch.data(), static_cast<size_t>(got)});
+        std::span<const char> piece(output.scratch.data(), static_cast<size_t>(got));
+        size_t written = 0;
+        while (written < piece.size()) {
+            IoResult r = transport->write(piece.subspan(written));
+            if (!r.ok() || r.n == 0) return written > 0 ? IoResult{static_cast<ssize_t>(written), 0} : r;  // progress first: the stop comes again
+            written += static_cast<size_t>(r.n);
+        }
+        return {static_cast<ssize_t>(written), 0};
     }
     if (output.how == FileSending::Copy && file.length > 0) return copy_some(socket, head, file, most, output.scratch);
     if (!head.empty()) return send_pieces(socket, head, {}, file.length > 0);

@@ -139,6 +139,10 @@ SSL_CTX* Context::make_ctx(const Identity& identity, Named& named) {
     // The loop's output buffer may move between a write that stopped and its retry, and a write
     // may take part of what it is given: both are how the loop writes a plain socket too.
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    // Without read-ahead OpenSSL reads a record in two calls: its 5-byte header, then the rest.
+    // With it, one read takes whatever the socket has (a session then reports buffered records
+    // with SSL_has_pending, see holds_input).
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);  // tickets only: no state per session on the server
     // TLS 1.3: one ticket after a handshake, not OpenSSL's two. A client spends one per reconnection,
     // and each resumption brings the next (on_ticket_key renews), so a second would be work unused.
@@ -204,10 +208,6 @@ int Context::on_ticket_key(SSL* ssl, unsigned char name[16], unsigned char* iv, 
                            EVP_MAC_CTX* mac, int encrypt) {
     auto* self = static_cast<Context*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
     const TicketKey* key = &self->current_;
-    // 2: good, and send the client a fresh ticket. A TLS 1.3 client uses each ticket once (RFC 8446
-    // §C.4), so a resumed one needs the next; and OpenSSL 3.0 sends none after a resumption unless
-    // the callback asks for renewal (1 would say "good, keep it").
-    int found = 2;
     if (encrypt) {
         std::memcpy(name, key->name, sizeof key->name);
         if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
@@ -225,7 +225,10 @@ int Context::on_ticket_key(SSL* ssl, unsigned char name[16], unsigned char* iv, 
         OSSL_PARAM_construct_end(),
     };
     if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
-    return found;
+    // 2: good, and send the client a fresh ticket. A TLS 1.3 client uses each ticket once (RFC 8446
+    // §C.4), so a resumed one needs the next; and OpenSSL 3.0 sends none after a resumption unless
+    // the callback asks for renewal (1 would say "good, keep it").
+    return 2;
 }
 
 std::string Context::describe() const {

@@ -49,7 +49,9 @@ public:
 
     Interest waiting_for() const override { return want_; }
     bool crossed() const override { return crossed_; }
-    bool holds_input() const override { return SSL_pending(ssl_) > 0; }
+    // Not SSL_pending, which counts only a record already opened: with read-ahead, the next
+    // records may sit sealed in OpenSSL's buffer, read from the socket and never reported again.
+    bool holds_input() const override { return SSL_has_pending(ssl_) == 1; }
     bool established() const override { return SSL_is_init_finished(ssl_) == 1; }
 
     // One close_notify, and no wait for the peer's: the socket closes right after (RFC 8446 §6.1

@@ -30,7 +30,8 @@ public:
     // True when the last EAGAIN needs the other direction: a read that waits for writable, or a
     // write for readable.
     virtual bool crossed() const = 0;
-    // Bytes already decrypted and held by the session, which the socket will not report again.
+    // Bytes the session has already read and holds, decrypted or not, which the socket will not
+    // report again.
     virtual bool holds_input() const = 0;
     // True once the handshake is done: until then the connection is on a handshake deadline.
     virtual bool established() const = 0;

@@ -134,7 +134,8 @@ SSL_CTX* Context::make_ctx(const Identity& identity, Named& named) {
     if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) throw std::runtime_error("cipher list: " + last_error());
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
     // After each handshake OpenSSL gives the kernel the keys (setsockopt TCP_ULP "tls", then
-    // TLS_TX), if the cipher is one the kernel has; each session says whether it did (sends_files).
+    // TLS_TX, and for TLS 1.2 TLS_RX too), if the cipher is one the kernel has; each session says
+    // whether it can send files that way (sends_files).
     if (no_kernel_tls_.empty()) SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
     // The loop's output buffer may move between a write that stopped and its retry, and a write
     // may take part of what it is given: both are how the loop writes a plain socket too.

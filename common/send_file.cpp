@@ -43,14 +43,23 @@ IoResult sendfile_some(int socket, const http::FileBody& file, size_t most) {
     return {n, 0};
 }
 
+// The file's next piece, up to `most` bytes, into `scratch` (nothing when `most` is 0). ENODATA:
+// the file ended early, it shrank while being sent. The offset is passed in, as for sendfile.
+IoResult read_piece(const http::FileBody& file, size_t most, std::string& scratch) {
+    size_t want = std::min({most, file.length, scratch.size()});
+    if (want == 0) return {0, 0};
+    ssize_t got = retry_eintr([&] { return ::pread(file.fd.get(), scratch.data(), want, file.offset); });
+    if (got < 0) return {0, errno};
+    if (got == 0) return {0, ENODATA};
+    return {got, 0};
+}
+
 // The same bytes the long way: into our buffer, then out of it, together with what is left of the
 // head. What the socket does not take is read again next time: no buffer is kept per connection.
 IoResult copy_some(int socket, std::string_view head, const http::FileBody& file, size_t most, std::string& scratch) {
-    size_t want = std::min({most, file.length, scratch.size()});
-    ssize_t got = want ? retry_eintr([&] { return ::pread(file.fd.get(), scratch.data(), want, file.offset); }) : 0;
-    if (got < 0) return {0, errno};
-    if (want > 0 && got == 0) return {0, 0};  // the file ended early
-    return send_pieces(socket, head, {scratch.data(), static_cast<size_t>(got)}, false);
+    IoResult piece = read_piece(file, most, scratch);
+    if (!piece.ok()) return piece;
+    return send_pieces(socket, head, {scratch.data(), static_cast<size_t>(piece.n)}, false);
 }
 
 // Chapter 08: true when the file's next bytes can be sent without waiting for the disk: known to
@@ -74,11 +83,9 @@ IoResult send_step(int socket, Transport* transport, std::string_view head, cons
         // one write per record, as a write takes one record (16 KiB) and returns. A write that
         // stopped is retried with the same bytes, as TLS requires: the next call reads them again
         // from the same offset, now the piece's first (the page cache holds them).
-        size_t want = std::min({most, file.length, output.scratch.size()});
-        ssize_t got = want ? retry_eintr([&] { return ::pread(file.fd.get(), output.scratch.data(), want, file.offset); }) : 0;
-        if (got < 0) return {0, errno};
-        if (want > 0 && got == 0) return {0, 0};  // the file ended early
-        std::span<const char> piece(output.scratch.data(), static_cast<size_t>(got));
+        IoResult read = read_piece(file, most, output.scratch);
+        if (!read.ok()) return read;
+        std::span<const char> piece(output.scratch.data(), static_cast<size_t>(read.n));
         size_t written = 0;
         while (written < piece.size()) {
             IoResult r = transport->write(piece.subspan(written));
@@ -103,7 +110,7 @@ Sent send_output(int socket, Transport* transport, std::string_view head, size_t
         size_t most = output.ask_cache ? std::min(budget, file.cached) : budget;
         IoResult r = send_step(socket, transport, head.substr(sent), file, most, output);
         if (r.would_block()) return Sent::Partly;
-        if (!r.ok() || r.n == 0) return Sent::Failed;  // EPIPE, ECONNRESET, EIO; or a file that shrank
+        if (!r.ok() || r.n == 0) return Sent::Failed;  // EPIPE, ECONNRESET, EIO, ENODATA (a file that shrank)
         size_t n = static_cast<size_t>(r.n);
         size_t from_file = n - std::min(n, head_left);  // the head's bytes went first
         sent += n - from_file;

@@ -64,6 +64,20 @@ bool has_bare_cr(std::span<const char> buf, size_t from, size_t to) {
     return false;
 }
 
+// Whether buf[from, to), the start of a request line, may still begin with a method and a space.
+// Judged on the first bytes, without waiting for the line's end: a client that speaks something
+// else (a TLS ClientHello sent to a plain port, which starts 0x16 0x03) gets its 400 at once, as
+// from nginx, not a 408 after the header timeout. The verdict is parse_head's own, so it is the
+// same however the request was cut; only the wait differs. Methods are short: 32 bytes decide.
+bool method_may_follow(std::span<const char> buf, size_t from, size_t to) {
+    for (size_t at = from; at < std::min(to, from + 32); ++at) {
+        char c = buf[at];
+        if (kToken[static_cast<unsigned char>(c)]) continue;
+        return c == ' ' || c == '\r';  // the method's end (empty or not, parse_head says), or the line's: judged there
+    }
+    return true;
+}
+
 bool skip_bws(std::string_view line, size_t& at) {
     while (at < line.size() && (line[at] == ' ' || line[at] == '\t')) ++at;
     return at < line.size();
@@ -148,6 +162,7 @@ ParseResult RequestParser::scan_head(std::span<char> buf, Request& out) {
         // length limit can be, so the answer does not depend on how the bytes were cut.
         size_t line_to = std::min(lf == std::string_view::npos ? buf.size() : lf, start_ + kMaxRequestLine + 1);
         if (has_bare_cr(buf, from > start_ ? from - 1 : from, line_to)) return fail(400, "bare CR in the request line");
+        if (!method_may_follow(buf, start_, line_to)) return fail(400, "bad character in method");
         if (lf == std::string_view::npos) {
             scanned_ = buf.size();
             if (buf.size() - start_ > kMaxRequestLine + 1) return fail(414, "request line longer than 8 KiB");

@@ -330,6 +330,26 @@ TEST_CASE("a bare CR inside a line is refused") {
     expect_refusal(kChunkedHead + "3\r\nabc\r\n0\r\nT: a\rb\r\n\r\n", 400);
 }
 
+TEST_CASE("a method with a byte no method can hold is refused at once, before the line's end arrives") {
+    const std::string client_hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);  // TLS, sent to a plain port
+    RequestParser parser;
+    Request req;
+    std::string first = client_hello.substr(0, 1);
+    ParseResult r = parser.parse(first, req);
+    CHECK(r.error());
+    CHECK(r.http_status == 400);
+    expect_refusal(client_hello, 400);
+    expect_refusal("GE\x01T / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    expect_refusal("GET\x01" + std::string(9000, 'a'), 400);  // before the 414 the length would earn
+    expect_refusal(std::string(40, 'G') + "\x01" + std::string(9000, 'a'), 414);  // 32 bytes decide; past them, the line's limits
+    // Bytes a method may start with, or a blank line: not refused yet.
+    for (std::string early : {"GE", "G", "\r", "GET\r", "GET "}) {
+        RequestParser p;
+        CHECK_MESSAGE(p.parse(early, req).incomplete(), describe(early));
+    }
+    expect_refusal(" / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+}
+
 TEST_CASE("blank lines before a request are skipped and counted in consumed") {
     Outcome o = expect_request("\r\n\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
     CHECK(o.method == "GET");

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <fnmatch.h>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -66,13 +67,25 @@ TEST_CASE("--narrate tells one request's story as the chapter's narration file s
     bool has_root = std::find(server_args().begin(), server_args().end(), "--root") != server_args().end();
     if (!story.root.empty() && !has_root) spec.args.insert(spec.args.end(), {"--root", story.root});
     ServerProcess server(spec);
-    CHECK(exchange(server.port(), get(story.request)).status == 200);
+    auto client = std::make_unique<Client>(server.port());
+    REQUIRE(client->send(get(story.request)));
+    CHECK(client->read_reply().status == 200);
     // The last lines (a write's result) are told after the client has its answer: wait for them.
     std::string log;
-    for (int i = 0; i < 300; ++i) {
-        log = server.log();
-        if (matched_in_order(log, story.patterns) == story.patterns.size()) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto told_within = [&](int ms) {
+        for (int waited = 0; waited < ms; waited += 10) {
+            log = server.log();
+            if (matched_in_order(log, story.patterns) == story.patterns.size()) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return false;
+    };
+    // The connection stays open meanwhile: closed at once, its end could be read in the same turn
+    // as the write (05 --edge reads on until EAGAIN), and the "idle" line would never be told. A
+    // story that goes on after the close (01 accepting the next client) is told once it has gone.
+    if (!told_within(1000)) {
+        client.reset();
+        told_within(3000);
     }
     size_t matched = matched_in_order(log, story.patterns);
     INFO(log);

@@ -15,12 +15,12 @@ namespace one {
 namespace {
 
 // "epoll_wait -> 2 ready: fd 3 (the listener) readable, fd 7 readable"
-void narrate_turn(const char* wait_call, const std::vector<Fired>& fired, int listener) {
+void narrate_turn(const char* wait_call, const std::vector<Fired>& fired, const std::function<const char*(int)>& listener_name) {
     std::string text = std::string(wait_call) + " -> " + std::to_string(fired.size()) + " ready";
     const char* separator = ": ";
     for (const Fired& f : fired) {
         text += separator + std::string("fd ") + std::to_string(f.fd);
-        if (f.generation == 0) text += f.fd == listener ? " (the listener)" : " (a wake-up)";
+        if (f.generation == 0) text += listener_name(f.fd);
         if (f.readable) text += " readable";
         if (f.writable) text += " writable";
         if (f.failed) text += " error/hang-up";
@@ -58,8 +58,7 @@ size_t connection_limit(const EventOptions& events) {
 
 EventServer::EventServer(Fd listener, Poller& poller, const App& app, const ServerOptions& options,
                          const EventOptions& events)
-    : listener_(std::move(listener)),
-      poller_(poller),
+    : poller_(poller),
       shared_{app, options.max_body, poller.edge_triggered(), false, std::string(64 * 1024, '\0'), {}, {}, {}},
       max_body_(options.max_body),
       idle_(std::chrono::milliseconds(options.idle_timeout_ms)),
@@ -70,8 +69,15 @@ EventServer::EventServer(Fd listener, Poller& poller, const App& app, const Serv
     if (!poller.edge_triggered()) shared_.files.per_turn = kFileBytesPerTurn;
     if (events.file_sending == FileSending::Copy) shared_.files.scratch.assign(kCopyBuffer, '\0');
     turn_started_ = Clock::now();
-    set_nonblocking(listener_.get());
-    if (!poller_.watch(listener_.get(), 0, {true, false})) throw_errno("watching the listening socket");
+    set_nonblocking(listener.get());
+    if (!poller_.watch(listener.get(), 0, {true, false})) throw_errno("watching the listening socket");
+    listeners_.push_back({std::move(listener), false});
+}
+
+void EventServer::also_accept_plain(Fd listener) {
+    set_nonblocking(listener.get());
+    if (!poller_.watch(listener.get(), 0, {true, false})) throw_errno("watching the plain listening socket");
+    listeners_.push_back({std::move(listener), true});
 }
 
 void EventServer::run() {
@@ -138,9 +144,11 @@ void EventServer::stop_gracefully(Clock::duration give_up_after) {
     shared_.closing_all = true;
     // Clients the kernel has already accepted for us would be reset when the listener closes:
     // take them first, and serve them like the rest (one answer, then Connection: close).
-    if (!accept_paused_) accept_clients();
-    poller_.forget(listener_.get());
-    listener_.reset();  // new clients go to the other workers sharing the port, or wait for a new one
+    for (const Listener& l : listeners_) {
+        if (!accept_paused_) accept_clients(l);
+        poller_.forget(l.fd.get());
+    }
+    listeners_.clear();  // closed: new clients go to the other workers sharing the port, or wait for a new one
     accept_paused_ = false;
     // Every connection on the idle list gets the shorter timeout, not only the quiet ones: the list
     // is kept in deadline order by giving all its members one timeout, and a connection left with
@@ -160,14 +168,18 @@ void EventServer::run_once(int longest_wait_ms) {
     turn_started_ = Clock::now();
     status::add(status::mine().turns);
     status::add(status::mine().events, fired_.size());
-    if (narrate::on) narrate_turn(poller_.name(), fired_, listener_.get());
+    if (narrate::on)
+        narrate_turn(poller_.name(), fired_, [this](int fd) {
+            const Listener* l = listening_on(fd);
+            return !l ? " (a wake-up)" : l->plain ? " (the plain listener)" : " (the listener)";
+        });
     for (const Fired& f : fired_) dispatch(f);
     resume_readers();
     Clock::time_point now = Clock::now();
     expire_deadlines(now);
     if (accept_paused_ && now >= accept_resume_at_ && !stopping_) {
         accept_paused_ = false;
-        poller_.watch(listener_.get(), 0, {true, false});
+        for (const Listener& l : listeners_) poller_.watch(l.fd.get(), 0, {true, false});
     }
 }
 
@@ -191,8 +203,8 @@ void EventServer::resume_readers() {
 }
 
 void EventServer::dispatch(const Fired& f) {
-    if (f.generation == 0 && f.fd == listener_.get()) return accept_clients();
     if (f.generation == 0) {
+        if (const Listener* l = listening_on(f.fd)) return accept_clients(*l);
         for (const Waker& w : wakers_)
             if (w.fd == f.fd) {
                 uint64_t count;
@@ -222,10 +234,16 @@ void EventServer::dispatch(const Fired& f) {
     update(*c);
 }
 
-void EventServer::accept_clients() {
+const EventServer::Listener* EventServer::listening_on(int fd) const {
+    for (const Listener& l : listeners_)
+        if (l.fd.get() == fd) return &l;
+    return nullptr;
+}
+
+void EventServer::accept_clients(const Listener& from) {
     for (bool first = true;; first = false) {
         int err = 0;
-        Fd client = accept_client(listener_.get(), err, true);
+        Fd client = accept_client(from.fd.get(), err, true);
         if (!client) {
             switch (grade_accept_error(err)) {
             case AcceptError::WouldBlock:
@@ -242,18 +260,18 @@ void EventServer::accept_clients() {
         ++counters_.accepted;
         if (count_ >= max_connections_) {
             at_capacity_.failure(std::to_string(count_) + " open");
-            refuse(std::move(client), status::Refusal::NoRoomMaxConnections);
+            refuse(std::move(client), status::Refusal::NoRoomMaxConnections, from.plain);
             continue;
         }
         at_capacity_.success();
-        add_connection(std::move(client));
+        add_connection(std::move(client), from.plain);
     }
 }
 
 // While the process is out of descriptors, the listener stays readable: watching it would wake us
 // again at once, forever. So stop watching it for a moment; the clients wait in the accept queue.
 void EventServer::pause_accepting(Clock::time_point now) {
-    poller_.forget(listener_.get());
+    for (const Listener& l : listeners_) poller_.forget(l.fd.get());
     accept_paused_ = true;
     accept_resume_at_ = now + kAcceptPause;
 }
@@ -261,19 +279,19 @@ void EventServer::pause_accepting(Clock::time_point now) {
 // A plain client reads why it is turned away. A TLS client (chapter 11) has not even sent its
 // hello yet: a 503 in clear text would be garbage to it, and a handshake costs more than the
 // refusal is meant to save. It gets the close, as from nginx.
-void EventServer::refuse(Fd client, status::Refusal why) {
-    if (!transports_) return refuse_busy(std::move(client), why);
+void EventServer::refuse(Fd client, status::Refusal why, bool plain) {
+    if (!transports_ || plain) return refuse_busy(std::move(client), why);
     status::count_refusal(why);
     if (narrate::on) narrate::line("fd " + std::to_string(client.get()) + ": no room; closed before any handshake (TLS: no 503 can be read yet)");
 }
 
-void EventServer::add_connection(Fd client) {
+void EventServer::add_connection(Fd client, bool plain) {
     int fd = client.get();
     auto c = std::make_unique<Connection>();
     c->generation = next_generation_++;
     if (!poller_.watch(fd, c->generation, {true, false})) {
         beyond_poller_.failure("fd " + std::to_string(fd));
-        refuse(std::move(client), status::Refusal::NoRoomFdSetsize);
+        refuse(std::move(client), status::Refusal::NoRoomFdSetsize, plain);
         return;
     }
     beyond_poller_.success();
@@ -282,7 +300,7 @@ void EventServer::add_connection(Fd client) {
     c->watched = {true, false};
     c->parser = http::RequestParser(max_body_);
     c->timer.fd = fd;
-    if (transports_) {
+    if (transports_ && !plain) {
         c->transport = transports_->wrap(fd);
         if (!c->transport) {
             poller_.forget(fd);

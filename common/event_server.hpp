@@ -50,7 +50,7 @@ public:
 
     void run();                          // until stopped and every connection is done
     void run_once(int longest_wait_ms);  // one turn of the loop: wait, dispatch, expire (tests use it)
-    int listen_fd() const { return listener_.get(); }
+    int listen_fd() const { return listeners_.empty() ? -1 : listeners_.front().fd.get(); }
     size_t connections() const { return count_; }
     size_t stale_events() const { return stale_events_; }
 
@@ -75,6 +75,9 @@ public:
     // Chapter 11: every connection accepted from now on speaks through a transport from `maker`
     // (a TLS session), and must finish its handshake within --header-timeout.
     void secure_with(TransportMaker& maker);
+    // Chapter 11: clients of `listener` as well (already listening; made non-blocking here), who
+    // speak plain HTTP whatever secure_with() says: the same loop with and without TLS, to compare.
+    void also_accept_plain(Fd listener);
     // The job handed off for connection (fd, generation) is done: `answer` goes out on it (for a
     // file's warm-up there is none: sending goes on). If the connection closed meanwhile, and its
     // descriptor is perhaps another client's now, the generation tells: the result is dropped
@@ -100,14 +103,19 @@ public:
     const Counters& counters() const { return counters_; }
 
 private:
+    struct Listener {
+        Fd fd;
+        bool plain;  // chapter 11: its clients get no transport
+    };
     void dispatch(const Fired& fired);
-    void accept_clients();
-    void add_connection(Fd client);
+    const Listener* listening_on(int fd) const;  // the listener on `fd`, or null
+    void accept_clients(const Listener& from);
+    void add_connection(Fd client, bool plain);
     void update(Connection& c);  // after I/O: tell the poller, move the timer, or close
     Connection* find(int fd, uint32_t generation);  // the connection an event is about, or null if it is gone
     void resume_readers();       // edge-triggered: connections that stopped at their share last turn
     void close_connection(Connection& c);
-    void refuse(Fd client, status::Refusal why);
+    void refuse(Fd client, status::Refusal why, bool plain);
     void expire_deadlines(Clock::time_point now);
     int next_timeout_ms(Clock::time_point now) const;
     void pause_accepting(Clock::time_point now);
@@ -125,7 +133,7 @@ private:
         std::function<void(DeadlineHook&)> on_expired;
     };
 
-    Fd listener_;
+    std::vector<Listener> listeners_;  // the one given at construction, then chapter 11's plain one
     std::vector<Fd> own_wakers_;
     std::vector<Waker> wakers_;
     bool stopping_ = false;

@@ -23,8 +23,8 @@ void add_server_options(CLI::App& cli, ServerOptions& o, int default_port) {
     cli.add_flag("--narrate", narrate::on, "say what the server does, one line per event, on stderr (for one or two clients)");
 }
 
-void announce_listening(int listen_fd) {
-    std::printf("listening on %s\n", local_address(listen_fd).c_str());
+void announce_listening(int listen_fd, const char* words) {
+    std::printf("%s %s\n", words, local_address(listen_fd).c_str());
     std::fflush(stdout);
 }
 

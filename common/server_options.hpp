@@ -17,8 +17,9 @@ struct ServerOptions {
 // Adds --host, --port, --idle-timeout, --max-body and --narrate (narrate.hpp) to `cli`.
 void add_server_options(CLI::App& cli, ServerOptions& options, int default_port);
 
-// Prints "listening on HOST:PORT", the line scripts and tests wait for, and flushes it.
-void announce_listening(int listen_fd);
+// Prints "listening on HOST:PORT", the line scripts and tests wait for, and flushes it. A second
+// listener is announced with other words (chapter 11: "plain HTTP on").
+void announce_listening(int listen_fd, const char* words = "listening on");
 
 // Runs `body`, the server, turning a setup failure (std::exception) into a message and exit code 1.
 int run_server(const std::function<void()>& body);

@@ -69,6 +69,11 @@ for dir in chapters/[0-9][0-9]-*/; do
     tls=(--tls-dir "$tls_dir") over=" over TLS"
   fi
   run "$chapter: shared suite$over" "$BUILD/bin/blackbox" --server "$BUILD/bin/$chapter" "${skip[@]}" "${backend[@]}" "${tls[@]}"
+  # suite.plain: the same binary's plain HTTP port (11's --plain-port), skipping what the file names
+  if [[ -f $dir/suite.plain && ${#tls[@]} -gt 0 ]]; then
+    run "$chapter: shared suite on its plain port" "$BUILD/bin/blackbox" --server "$BUILD/bin/$chapter" \
+      --skip-file "$dir/suite.plain" "${backend[@]}" "${tls[@]}" --plain-port
+  fi
   # The suite once more over IPv6 for one blocking chapter and one event loop: the address family
   # is common code (common/sys.cpp), and the process suite starts every chapter on ::1 and on ::.
   if [[ $chapter == 02-threads || $chapter == 05-epoll ]]; then

@@ -64,7 +64,6 @@ private:
     void signal_workers(int sig, bool current_only);
     void reload();
     std::function<void()> before_reload_;
-    int listener_for(int slot) const { return listeners_[listeners_.size() == 1 ? 0 : static_cast<size_t>(slot)].get(); }
 
     std::vector<Fd> listeners_;
     int worker_count_;
@@ -75,6 +74,14 @@ private:
     Clock::duration backoff_ = std::chrono::seconds(1);  // doubles while workers keep dying young
     bool stopping_ = false;
 };
+
+// In a worker, just forked: keeps only the listener of its slot (or the one they all share) and
+// closes the others, which belong to other workers. The master's own copies stay open in the master.
+inline Fd keep_own_listener(std::vector<Fd>& listeners, int slot) {
+    Fd own(::dup(listeners[listeners.size() == 1 ? 0 : static_cast<size_t>(slot)].get()));
+    listeners.clear();
+    return own;
+}
 
 inline std::string describe_exit(int status) {
     if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -99,9 +106,7 @@ inline pid_t Master::spawn(int slot) {
         if (getppid() != master) _exit(0);  // ...even one killed before that line
         status::count_as_worker(counters);  // into its slot, which the master and the others can read
         if (narrate::on) narrate::set_speaker("worker " + std::to_string(slot));
-        // Keep only this slot's listener: the others belong to other workers.
-        Fd own(::dup(listener_for(slot)));
-        listeners_.clear();
+        Fd own = keep_own_listener(listeners_, slot);
         try {
             worker_main_(slot, std::move(own));
         } catch (const std::exception& e) {  // never unwind into the master's code: this is another process

@@ -24,7 +24,7 @@ struct FileServing {
 inline void serve_files(const ServerOptions& options, EventOptions events, const WorkerOptions& workers,
                         const FileServing& serving, const std::string& name, const std::string& model,
                         const std::function<void(Master&)>& with_master = {},
-                        const std::function<void(EventServer&)>& each_loop = {}) {
+                        const std::function<void(int slot, EventServer&)>& each_loop = {}) {
     events.file_sending = serving.copy ? FileSending::Copy : FileSending::Sendfile;
     // Opened once, before anything listens: a missing root is a setup error (exit 1), and every
     // worker inherits the open directory, so a root renamed later cannot mean another directory.
@@ -40,7 +40,9 @@ inline void serve_files(const ServerOptions& options, EventOptions events, const
                  (!serving.sent_with.empty() ? serving.sent_with : serving.copy ? "pread and send (--copy)" : "sendfile"));
     App app(name, model, files ? &*files : nullptr);
     Master master(std::move(listeners), workers.count, workers.grace_seconds, [&](int slot, Fd listener) {
-        run_worker(slot, std::move(listener), app, options, events, workers, each_loop);
+        run_worker(slot, std::move(listener), app, options, events, workers, [&](EventServer& server) {
+            if (each_loop) each_loop(slot, server);
+        });
     });
     if (with_master) with_master(master);
     master.run();

@@ -67,7 +67,7 @@ inline void add_front_door_options(CLI::App& cli, FrontDoorOptions& o, int defau
 // runs in each worker before its loop starts (chapter 11: TLS on every connection).
 inline void serve_front_door(FrontDoorOptions& o, const std::string& name, const std::string& model,
                              const std::function<void(Master&)>& with_master = {},
-                             const std::function<void(EventServer&)>& each_loop = {}) {
+                             const std::function<void(int slot, EventServer&)>& each_loop = {}) {
     o.proxying.balance = balances().at(o.balance);
     // Held responses are large, and come and go. By default glibc maps each long one afresh and
     // gives most of the memory back when it is freed, so the next one is faulted in again a page at a
@@ -95,7 +95,7 @@ inline void serve_front_door(FrontDoorOptions& o, const std::string& name, const
     Master master(std::move(listeners), o.workers.count, o.workers.grace_seconds, [&](int slot, Fd listener) {
         Proxy door(o.proxying);  // here, after the fork: each worker has its own connections to the backends
         run_worker(slot, std::move(listener), app, o.server, o.events, o.workers, [&](EventServer& server) {
-            if (each_loop) each_loop(server);
+            if (each_loop) each_loop(slot, server);
             door.serve(server);
         });
         log_line("worker " + std::to_string(slot) + " proxy: " + door.summary());

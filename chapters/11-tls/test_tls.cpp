@@ -1,6 +1,7 @@
 // Chapter 11's own tests: what the TLS front door accepts. TLS 1.3, and 1.2 with AEAD ciphers;
 // nothing older and nothing weaker, refused with the alert that says why. ALPN http/1.1. SNI picks
 // the certificate, a wildcard covering one label. A bad certificate or key stops it before it listens.
+// --plain-port adds plain HTTP beside it, and each port refuses the other's protocol.
 // Run with --tls-dir (scripts/test.sh makes the certificates).
 #include "front_door_spec.hpp"
 #include "common/blackbox/harness.hpp"
@@ -154,6 +155,43 @@ TEST_CASE("over IPv6 the certificate verifies for ::1") {
     Client client(server->port(), 5000, "::1");
     REQUIRE(client.connected());
     CHECK(answers(client));
+}
+
+TEST_CASE("--plain-port: plain HTTP beside TLS, in the same workers; each port refuses the other's protocol") {
+    FakeBackend backend([](const Seen&) { return ok("hello"); });
+    ServerSpec spec = front_door(backend, {"--header-timeout", "30000"});
+    spec.plain_port = true;
+    ServerProcess server(spec);
+    REQUIRE(server.plain_port() > 0);
+    CHECK(server.plain_port() != server.port());
+    Client encrypted(server.port());
+    CHECK(answers(encrypted));
+    Client plain(server.plain_port(), {.on = false});
+    CHECK(answers(plain));
+    CHECK(answers(plain));  // keep-alive, as on any plain port
+    // https:// to the plain port: the ClientHello is no request line. 400 in clear text, read from
+    // the first bytes, not a 408 after the 30 s header timeout; the client's handshake fails on it.
+    Client hello(server.plain_port(), {.on = false});
+    REQUIRE(hello.send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)));
+    CHECK(hello.read_reply().status == 400);
+    Client tls_to_plain(server.plain_port(), {.handshake = false});
+    REQUIRE(tls_to_plain.connected());
+    CHECK_FALSE(tls_to_plain.handshake());
+    // http:// to the TLS port: closed, with no HTTP in clear text (test_handshake.cpp has the rest)
+    Client plain_to_tls(server.port(), {.on = false});
+    REQUIRE(plain_to_tls.send(get("/hello")));
+    std::string got;
+    CHECK(plain_to_tls.read_to_close(got));
+    CHECK(got.find("HTTP/1.1") == std::string::npos);
+    CHECK(answers(plain));  // and the plain client from before is still served
+}
+
+TEST_CASE("--plain-port cannot be --port") {
+    std::string output;
+    CHECK(run_binary("--port 8111 --plain-port 8111 --upstream 127.0.0.1:9", output) == 2);
+    CAPTURE(output);
+    CHECK(output.find("--plain-port 8111 is --port already") != std::string::npos);
+    CHECK(output.find("listening") == std::string::npos);
 }
 
 TEST_CASE("a key that does not match its certificate stops the server before it listens, naming the file") {

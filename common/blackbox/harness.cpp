@@ -56,8 +56,9 @@ std::vector<std::string> server_command(const ServerSpec& spec) {
     std::string host = !spec.host.empty() ? spec.host : spec.binary.empty() ? g_host : "127.0.0.1";
     std::vector<std::string> words = {spec.binary.empty() ? g_server_binary : spec.binary, "--host", host, "--port", "0"};
     if (spec.binary.empty()) words.insert(words.end(), g_server_args.begin(), g_server_args.end());
-    if (spec.binary.empty() && spec.tls_identity && tls_run())
+    if (spec.binary.empty() && spec.tls_identity && tls_dir_given())
         words.insert(words.end(), {"--tls-cert", tls_file("ecdsa.pem"), "--tls-key", tls_file("ecdsa.key")});
+    if (spec.plain_port || (spec.binary.empty() && plain_port_run())) words.insert(words.end(), {"--plain-port", "0"});
     words.insert(words.end(), spec.args.begin(), spec.args.end());
     return words;
 }
@@ -80,12 +81,12 @@ std::vector<std::string> server_command(const ServerSpec& spec) {
     _exit(127);
 }
 
-// Reads the server's first line, "listening on 127.0.0.1:PORT" (or "[::1]:PORT"), within 10 s,
-// into `line`; returns PORT or 0.
-int read_port(int stdout_fd, std::string& line) {
+// Reads the server's first `count` lines within 10 s: "listening on 127.0.0.1:PORT" (or
+// "[::1]:PORT"), then with --plain-port "plain HTTP on ...". Fewer if it printed fewer.
+std::vector<std::string> read_lines(int stdout_fd, size_t count) {
     std::string text;
     auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (text.find('\n') == std::string::npos && std::chrono::steady_clock::now() < give_up) {
+    while (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) < count && std::chrono::steady_clock::now() < give_up) {
         pollfd p{stdout_fd, POLLIN, 0};
         if (poll(&p, 1, 100) <= 0) continue;
         char chunk[256];
@@ -93,15 +94,21 @@ int read_port(int stdout_fd, std::string& line) {
         if (n <= 0) break;
         text.append(chunk, static_cast<size_t>(n));
     }
-    line = text.substr(0, text.find('\n'));
-    size_t colon = text.rfind(':', text.find('\n'));
-    if (text.rfind("listening on ", 0) != 0 || colon == std::string::npos) return 0;
-    return std::atoi(text.c_str() + colon + 1);
+    std::vector<std::string> lines;
+    for (size_t from = 0, lf; lines.size() < count && (lf = text.find('\n', from)) != std::string::npos; from = lf + 1)
+        lines.push_back(text.substr(from, lf - from));
+    return lines;
+}
+
+// PORT from "WORDS HOST:PORT", or 0 if `line` is not that.
+int port_in(const std::string& line, const std::string& words) {
+    size_t colon = line.rfind(':');
+    return line.rfind(words + " ", 0) == 0 && colon != std::string::npos ? std::atoi(line.c_str() + colon + 1) : 0;
 }
 
 // In a TLS run, the flags that give the binary under test its default identity, and a space.
 std::string tls_identity_flags() {
-    return tls_run() ? "--tls-cert " + tls_file("ecdsa.pem") + " --tls-key " + tls_file("ecdsa.key") + " " : "";
+    return tls_dir_given() ? "--tls-cert " + tls_file("ecdsa.pem") + " --tls-key " + tls_file("ecdsa.key") + " " : "";
 }
 
 }  // namespace
@@ -151,9 +158,17 @@ ServerProcess::ServerProcess(ServerSpec spec) {
     if (pid_ == 0) exec_server(spec, argv.data(), out[1], log_out);
     ::close(log_out);
     ::close(out[1]);
-    port_ = read_port(out[0], listening_);
+    bool plain_listens = spec.plain_port || (spec.binary.empty() && plain_port_run());
+    std::vector<std::string> lines = read_lines(out[0], plain_listens ? 2 : 1);
     ::close(out[0]);  // the servers ignore SIGPIPE, so later prints to stdout cannot hurt them
-    if (port_ == 0) throw std::runtime_error("server did not print 'listening on': " + log());
+    if (lines.empty() || !(port_ = port_in(lines[0], "listening on"))) throw std::runtime_error("server did not print 'listening on': " + log());
+    listening_ = lines[0];
+    if (plain_listens && (lines.size() < 2 || !(plain_port_ = port_in(lines[1], "plain HTTP on"))))
+        throw std::runtime_error("server did not print 'plain HTTP on': " + log());
+    if (spec.binary.empty() && plain_port_run()) {  // the plain port is the one under test
+        port_ = plain_port_;
+        listening_ = lines[1];
+    }
 }
 
 ServerProcess::~ServerProcess() {

@@ -61,6 +61,7 @@ struct ServerSpec {
     // A TLS run, the binary under test: --tls-cert DIR/ecdsa.pem --tls-key DIR/ecdsa.key come
     // first, the default identity (a test's own --tls-cert pairs follow it). Backends never get them.
     bool tls_identity = true;
+    bool plain_port = false;  // chapter 11: --plain-port 0 as well; plain_port() is where it listens
 };
 
 // A server started for one test. The destructor fails the test if the server died on its own or a
@@ -72,8 +73,9 @@ public:
     ServerProcess(const ServerProcess&) = delete;
     ServerProcess& operator=(const ServerProcess&) = delete;
 
-    int port() const { return port_; }
-    const std::string& listening() const { return listening_; }  // its first line: "listening on ..."
+    int port() const { return port_; }               // the port under test: TLS, or in a --plain-port run the plain one
+    int plain_port() const { return plain_port_; }   // with spec.plain_port or in a --plain-port run; else 0
+    const std::string& listening() const { return listening_; }  // "listening on ...", or in a --plain-port run "plain HTTP on ..."
     pid_t pid() const { return pid_; }
     bool alive() const;
     // What /proc says, summed over the server and its child processes (chapter 06's workers), so
@@ -103,6 +105,7 @@ private:
     mutable int exit_status_ = 0;
     bool exit_expected_ = false;
     int port_ = 0;
+    int plain_port_ = 0;
     std::string listening_;
     std::string log_path_;
     std::unique_ptr<ServerProcess> backend_;  // --backend: stopped after this server

@@ -1,10 +1,11 @@
 // The black-box test runner:
 //   blackbox --server build/bin/05-epoll [--server-arg --edge]... [--skip-file F] [--backend "BIN ARGS"]
-//            [--host ::1] [--tls-dir DIR] [doctest options]
+//            [--host ::1] [--tls-dir DIR [--plain-port]] [doctest options]
 // A skip file lists the suite's tests a chapter's model cannot pass, one per line, as
 // "test case name: the reason" (or "suite NAME: the reason" for a whole test suite); each skip is
 // printed with its reason, never silently dropped. --tls-dir makes it a TLS run (chapter 11): the
-// clients speak TLS, trusting DIR/ca.pem, and the servers get DIR/ecdsa.pem and .key.
+// clients speak TLS, trusting DIR/ca.pem, and the servers get DIR/ecdsa.pem and .key; with
+// --plain-port the servers get them too, but the clients talk plain HTTP to the server's plain port.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -28,10 +29,15 @@ int main(int argc, char** argv) {
         else if (arg == "--backend" && i + 1 < argc) one::test::set_backend_command(argv[++i]);
         else if (arg == "--host" && i + 1 < argc) one::test::set_server_host(argv[++i]);
         else if (arg == "--tls-dir" && i + 1 < argc) one::test::set_tls_dir(argv[++i]);
+        else if (arg == "--plain-port") one::test::set_plain_port_run(true);
         else rest.push_back(argv[i]);
     }
     if (one::test::server_binary().empty()) {
-        std::fprintf(stderr, "usage: %s --server PATH [--server-arg ARG]... [--skip-file FILE] [--backend \"PATH ARG...\"] [--host ADDRESS] [--tls-dir DIR] [doctest options]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s --server PATH [--server-arg ARG]... [--skip-file FILE] [--backend \"PATH ARG...\"] [--host ADDRESS] [--tls-dir DIR [--plain-port]] [doctest options]\n", argv[0]);
+        return 2;
+    }
+    if (one::test::plain_port_run() && !one::test::tls_dir_given()) {
+        std::fprintf(stderr, "--plain-port tests a TLS server's plain port: it needs --tls-dir DIR for the server's certificate\n");
         return 2;
     }
     doctest::Context context;

@@ -77,7 +77,8 @@ TEST_CASE("IPv6: --host ::1 listens on [::1]:PORT, --host :: takes IPv4 clients 
     ServerSpec v6;
     v6.host = "::1";
     ServerProcess only6(v6);
-    CHECK(only6.listening() == "listening on [::1]:" + std::to_string(only6.port()));
+    const std::string on = plain_port_run() ? "plain HTTP on " : "listening on ";  // the line of the port under test
+    CHECK(only6.listening() == on + "[::1]:" + std::to_string(only6.port()));
     Client client(only6.port(), 5000, "::1");
     REQUIRE(client.send(get("/hello") + get("/hello")));  // keep-alive and pipelining, as over IPv4
     CHECK(client.read_reply().body == "Hello, World!");
@@ -85,7 +86,7 @@ TEST_CASE("IPv6: --host ::1 listens on [::1]:PORT, --host :: takes IPv4 clients 
 
     v6.host = "::";
     ServerProcess both(v6);
-    CHECK(both.listening() == "listening on [::]:" + std::to_string(both.port()));
+    CHECK(both.listening() == on + "[::]:" + std::to_string(both.port()));
     CHECK(Client(both.port(), 5000, "::1").connected());
     Client from_ipv4(both.port(), 5000, "127.0.0.1");
     REQUIRE(from_ipv4.send(get("/hello")));

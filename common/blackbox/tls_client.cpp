@@ -20,6 +20,7 @@ namespace one::test {
 namespace {
 
 std::string g_tls_dir;
+bool g_plain_port_run = false;
 
 // The process's one client context: made once, complete before the first SSL_new, never changed
 // after (so SSL_new from several threads is safe). What differs per test is set per SSL.
@@ -105,10 +106,13 @@ int64_t now_ms() {
 }  // namespace
 
 void set_tls_dir(std::string dir) { g_tls_dir = std::move(dir); }
-bool tls_run() { return !g_tls_dir.empty(); }
+void set_plain_port_run(bool on) { g_plain_port_run = on; }
+bool plain_port_run() { return g_plain_port_run; }
+bool tls_dir_given() { return !g_tls_dir.empty(); }
+bool tls_run() { return tls_dir_given() && !g_plain_port_run; }
 
 std::string tls_file(std::string_view name) {
-    if (!tls_run()) FAIL("this test needs a TLS run: give the runner --tls-dir DIR (scripts/test.sh makes one)");
+    if (!tls_dir_given()) FAIL("this test needs a TLS run: give the runner --tls-dir DIR (scripts/test.sh makes one)");
     return g_tls_dir + "/" + std::string(name);
 }
 

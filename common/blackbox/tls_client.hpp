@@ -19,8 +19,13 @@ namespace one::test {
 // A TLS run: DIR holds ca.pem, and ecdsa.pem/.key and rsa.pem/.key, which the CA signed
 // (scripts/test.sh makes them).
 void set_tls_dir(std::string dir);
-bool tls_run();                               // was --tls-dir given?
-std::string tls_file(std::string_view name);  // DIR/name; fails the test outside a TLS run
+bool tls_dir_given();                         // are there certificates? (the server under test then gets one)
+bool tls_run();                               // do the clients speak TLS? (--tls-dir given, and not --plain-port)
+std::string tls_file(std::string_view name);  // DIR/name; fails the test without --tls-dir
+// --plain-port (with --tls-dir): the server under test is given its TLS identity and also listens
+// for plain HTTP (its --plain-port 0, chapter 11); the clients talk to that port, in plain HTTP.
+void set_plain_port_run(bool on);
+bool plain_port_run();
 
 // A session a connection received (a ticket), to offer on another. Read-only once made, so it may
 // be handed to Clients in other threads (SSL_set_session takes its own reference).

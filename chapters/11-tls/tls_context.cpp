@@ -226,10 +226,14 @@ int Context::on_ticket_key(SSL* ssl, unsigned char name[16], unsigned char* iv, 
         OSSL_PARAM_construct_end(),
     };
     if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
-    // 2: good, and send the client a fresh ticket. A TLS 1.3 client uses each ticket once (RFC 8446
-    // §C.4), so a resumed one needs the next; and OpenSSL 3.0 sends none after a resumption unless
-    // the callback asks for renewal (1 would say "good, keep it").
-    return 2;
+    // 2: good, and send the client a fresh ticket; 1: good, keep it. A TLS 1.3 client uses each
+    // ticket once (RFC 8446 §C.4), so a resumed one needs the next; and OpenSSL 3.0 sends none
+    // after a resumption unless asked. A TLS 1.2 ticket may be used again, and is renewed only to
+    // move it to the current key: a renewal in a resumed 1.2 handshake makes an OpenSSL client
+    // (curl, loadgen) drop the ticket it had, and its new-session callback is not called for the
+    // new one, so its next connection would pay a full handshake.
+    bool single_use = SSL_version(ssl) >= TLS1_3_VERSION;
+    return single_use || key == &self->previous_ ? 2 : 1;
 }
 
 std::string Context::describe() const {

@@ -38,6 +38,7 @@ public:
     ssl_session_st* get() const { return session_; }
     bool resumable() const;
     std::string version() const;  // "TLSv1.3"
+    std::string ticket() const;   // the ticket's bytes, as the server sealed them
 
 private:
     ssl_session_st* session_;
@@ -68,6 +69,7 @@ struct TlsInfo {
     std::string cipher = {};                  // "TLS_AES_256_GCM_SHA384"
     std::string alpn = {};                    // "" when the server chose none
     bool resumed = false;
+    std::string ticket = {};                  // the session's ticket as the client holds it (TLS 1.2: the one offered, unless renewed)
     std::string key_kind = {};                // the certificate's key: "ECDSA P-256", "RSA 2048"
     std::vector<std::string> dns_names = {};  // its subjectAltName DNS entries
     long verify_result = 0;                   // X509_V_OK is 0

@@ -170,13 +170,10 @@ TEST_CASE("--plain-port: plain HTTP beside TLS, in the same workers; each port r
     CHECK(answers(plain));
     CHECK(answers(plain));  // keep-alive, as on any plain port
     // https:// to the plain port: the ClientHello is no request line. 400 in clear text, read from
-    // the first bytes, not a 408 after the 30 s header timeout; the client's handshake fails on it.
+    // the first bytes, not a 408 after the 30 s header timeout.
     Client hello(server.plain_port(), {.on = false});
     REQUIRE(hello.send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)));
     CHECK(hello.read_reply().status == 400);
-    Client tls_to_plain(server.plain_port(), {.handshake = false});
-    REQUIRE(tls_to_plain.connected());
-    CHECK_FALSE(tls_to_plain.handshake());
     // http:// to the TLS port: closed, with no HTTP in clear text (test_handshake.cpp has the rest)
     Client plain_to_tls(server.port(), {.on = false});
     REQUIRE(plain_to_tls.send(get("/hello")));
@@ -184,6 +181,24 @@ TEST_CASE("--plain-port: plain HTTP beside TLS, in the same workers; each port r
     CHECK(plain_to_tls.read_to_close(got));
     CHECK(got.find("HTTP/1.1") == std::string::npos);
     CHECK(answers(plain));  // and the plain client from before is still served
+}
+
+TEST_CASE("--plain-port: one --max-connections for both ports; beyond it a plain client reads its 503, a TLS one gets the close") {
+    FakeBackend backend([](const Seen&) { return ok("hello"); });
+    ServerSpec spec = front_door(backend, {"--max-connections", "2"});
+    spec.plain_port = true;
+    ServerProcess server(spec);
+    Client encrypted(server.port());
+    REQUIRE(answers(encrypted));
+    Client plain(server.plain_port(), {.on = false});
+    REQUIRE(answers(plain));
+    Client extra_plain(server.plain_port(), {.on = false});
+    REQUIRE(extra_plain.send(get("/hello")));
+    CHECK(extra_plain.read_reply().status == 503);
+    Client extra_tls(server.port());
+    CHECK_FALSE(extra_tls.connected());  // no handshake: a 503 in clear text would be garbage to it
+    CHECK(answers(encrypted));
+    CHECK(answers(plain));
 }
 
 TEST_CASE("--plain-port cannot be --port") {

@@ -34,13 +34,17 @@ std::shared_ptr<TlsSession> ticket_from(int port, TlsOptions options = {}) {
     return ticket;
 }
 
-// Whether a new connection offering `ticket` resumed; it must be served either way.
-bool resumes(int port, const std::shared_ptr<TlsSession>& ticket, TlsOptions options = {}) {
+// What a new connection offering `ticket` got; it must be served either way.
+TlsInfo offering(int port, const std::shared_ptr<TlsSession>& ticket, TlsOptions options = {}) {
     options.resume = ticket;
     Client client(port, options);
     REQUIRE(client.connected());
     CHECK(answers(client));
-    return client.tls_info().resumed;
+    return client.tls_info();
+}
+
+bool resumes(int port, const std::shared_ptr<TlsSession>& ticket, TlsOptions options = {}) {
+    return offering(port, ticket, options).resumed;
 }
 
 // SIGHUP, then wait until none of `old` workers is left and the new ones are up.
@@ -113,12 +117,7 @@ TEST_CASE("a TLS 1.2 ticket under the current key is not renewed: a client keeps
     REQUIRE_FALSE(ticket->ticket().empty());
     for (int i = 0; i < 3; ++i) {
         CAPTURE(i);
-        TlsOptions again = v12;
-        again.resume = ticket;
-        Client client(server.port(), again);
-        REQUIRE(client.connected());
-        CHECK(answers(client));
-        TlsInfo info = client.tls_info();
+        TlsInfo info = offering(server.port(), ticket, v12);
         CHECK(info.resumed);
         // A renewal would have come as a NewSessionTicket inside this handshake, and an OpenSSL
         // client would have dropped the ticket it offered without telling its new-session
@@ -159,11 +158,7 @@ TEST_CASE("after one SIGHUP a TLS 1.2 ticket resumes and is renewed, under the c
     TlsOptions v12{.max_version = TLS1_2_VERSION};
     std::shared_ptr<TlsSession> ticket = ticket_from(server.port(), v12);
     reload(server, workers);
-    v12.resume = ticket;
-    Client client(server.port(), v12);
-    REQUIRE(client.connected());
-    CHECK(answers(client));
-    TlsInfo info = client.tls_info();
+    TlsInfo info = offering(server.port(), ticket, v12);
     CHECK(info.resumed);
     REQUIRE_FALSE(info.ticket.empty());
     CHECK(info.ticket != ticket->ticket());  // a NewSessionTicket came, under the current key

@@ -291,7 +291,9 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
     count = result.get("count_window") or {}
     if counted and counted["total"] is not None and count.get("requests"):
         per = lambda n: n / count["requests"]
-        server["syscalls_per_request"] = round(per(counted["total"]), 2)
+        # Three significant digits, not two decimals: a ring's batch can bring it under 0.005, and
+        # a rounded 0.00 would read as "no system calls at all", which check_results calls a miscount.
+        server["syscalls_per_request"] = float(f"{per(counted['total']):.3g}")
         server["syscalls_named_per_request"] = {k: round(per(v), 3) for k, v in sorted(counted["named"].items())}
         server["syscall_window_s"] = round(syscall_window, 3)
     elif tail and not server["syscall_note"]:

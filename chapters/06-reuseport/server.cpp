@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(cli, argc, argv);
 
     return run_server([&] {
-        std::vector<Fd> listeners = open_listeners(options, workers.shared_listener ? 1 : workers.count);
+        std::vector<Fd> listeners = open_listeners(options, workers);
         // The sockets listen already: clients that come before the workers wait in the accept queues.
         announce_listening(listeners[0].get());
         log_line(std::to_string(workers.count) + " workers, " +

@@ -49,6 +49,11 @@ struct WorkerOptions {
     bool exclusive = false;        // ...watched with EPOLLEXCLUSIVE
 };
 
+// The listening sockets `workers` asks for: one per worker, or one they all share.
+inline std::vector<Fd> open_listeners(const ServerOptions& options, const WorkerOptions& workers) {
+    return open_listeners(options, workers.shared_listener ? 1 : workers.count);
+}
+
 // Adds --workers, --grace, --shared-listener and --exclusive to `cli`.
 inline void add_worker_options(CLI::App& cli, WorkerOptions& o) {
     cli.add_option("--workers", o.count, "worker processes (default: one per core)")->capture_default_str()->check(CLI::Range(1, 1024));

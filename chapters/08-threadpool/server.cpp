@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
         // worker inherits the open directory, so a root renamed later cannot mean another directory.
         std::optional<StaticFiles> files;
         if (*root_option) files.emplace(root);
-        std::vector<Fd> listeners = open_listeners(options, workers.shared_listener ? 1 : workers.count);
+        std::vector<Fd> listeners = open_listeners(options, workers);
         // The sockets listen already: clients that come before the workers wait in the accept queues.
         announce_listening(listeners[0].get());
         log_line(std::to_string(workers.count) + " workers, " +

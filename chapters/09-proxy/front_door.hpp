@@ -79,7 +79,7 @@ inline void serve_front_door(FrontDoorOptions& o, const std::string& name, const
         mallopt(M_TRIM_THRESHOLD, 1 << 30);
     }
 
-    std::vector<Fd> listeners = open_listeners(o.server, o.workers.shared_listener ? 1 : o.workers.count);
+    std::vector<Fd> listeners = open_listeners(o.server, o.workers);
     Backends check(o.proxying.upstreams, o.proxying.routes);  // a bad backend is a setup error, before "listening"
     // Each client may need a second descriptor, for its request's connection to a backend:
     // by default take only as many clients as leaves one for each, and the pools their own.

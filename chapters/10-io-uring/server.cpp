@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     return run_server([&] {
         std::optional<StaticFiles> files;
         if (!root.empty()) files.emplace(root);
-        std::vector<Fd> listeners = open_listeners(options, workers.shared_listener ? 1 : workers.count);
+        std::vector<Fd> listeners = open_listeners(options, workers);
         announce_listening(listeners[0].get());
         {
             Ring ring(8);

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
         if (plain_port >= 0) {
             ServerOptions at_plain = options.server;
             at_plain.port = plain_port;
-            plain = open_listeners(at_plain, options.workers.shared_listener ? 1 : options.workers.count);
+            plain = open_listeners(at_plain, options.workers);
         }
         // In the master, once it listens: what TLS it offers, and (in the new workers after a
         // SIGHUP) the certificates as they are on disk then, and a new ticket key; tickets issued

@@ -47,6 +47,9 @@ long status_field(pid_t pid, std::string_view field) {
     return -1;
 }
 
+// --plain-port runs: is `spec` the server under test, to be reached on its plain port?
+bool tested_on_plain_port(const ServerSpec& spec) { return spec.binary.empty() && plain_port_run(); }
+
 // The command line that starts `spec`'s server. Made before the fork, as everything the child
 // needs: a child of a process with threads (a test's FakeBackend, a client thread) may only make
 // async-signal-safe calls until it execs. malloc is not one: a lock another thread held at the
@@ -58,7 +61,7 @@ std::vector<std::string> server_command(const ServerSpec& spec) {
     if (spec.binary.empty()) words.insert(words.end(), g_server_args.begin(), g_server_args.end());
     if (spec.binary.empty() && spec.tls_identity && tls_dir_given())
         words.insert(words.end(), {"--tls-cert", tls_file("ecdsa.pem"), "--tls-key", tls_file("ecdsa.key")});
-    if (spec.plain_port || (spec.binary.empty() && plain_port_run())) words.insert(words.end(), {"--plain-port", "0"});
+    if (spec.plain_port || tested_on_plain_port(spec)) words.insert(words.end(), {"--plain-port", "0"});
     words.insert(words.end(), spec.args.begin(), spec.args.end());
     return words;
 }
@@ -158,14 +161,14 @@ ServerProcess::ServerProcess(ServerSpec spec) {
     if (pid_ == 0) exec_server(spec, argv.data(), out[1], log_out);
     ::close(log_out);
     ::close(out[1]);
-    bool plain_listens = spec.plain_port || (spec.binary.empty() && plain_port_run());
+    bool plain_listens = spec.plain_port || tested_on_plain_port(spec);
     std::vector<std::string> lines = read_lines(out[0], plain_listens ? 2 : 1);
     ::close(out[0]);  // the servers ignore SIGPIPE, so later prints to stdout cannot hurt them
     if (lines.empty() || !(port_ = port_in(lines[0], "listening on"))) throw std::runtime_error("server did not print 'listening on': " + log());
     listening_ = lines[0];
     if (plain_listens && (lines.size() < 2 || !(plain_port_ = port_in(lines[1], "plain HTTP on"))))
         throw std::runtime_error("server did not print 'plain HTTP on': " + log());
-    if (spec.binary.empty() && plain_port_run()) {  // the plain port is the one under test
+    if (tested_on_plain_port(spec)) {
         port_ = plain_port_;
         listening_ = lines[1];
     }

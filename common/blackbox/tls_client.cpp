@@ -98,6 +98,14 @@ std::string key_kind(EVP_PKEY* key) {
     return EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "?";
 }
 
+// The ticket a session holds, as the server sealed it; empty if it has none.
+std::string ticket_bytes(const SSL_SESSION* session) {
+    const unsigned char* bytes = nullptr;
+    size_t length = 0;
+    SSL_SESSION_get0_ticket(session, &bytes, &length);
+    return bytes ? std::string(reinterpret_cast<const char*>(bytes), length) : std::string();
+}
+
 int64_t now_ms() {
     using namespace std::chrono;
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
@@ -133,12 +141,7 @@ TlsSession::TlsSession(ssl_session_st* owned) : session_(owned) {}
 TlsSession::~TlsSession() { SSL_SESSION_free(session_); }
 bool TlsSession::resumable() const { return SSL_SESSION_is_resumable(session_) == 1; }
 
-std::string TlsSession::ticket() const {
-    const unsigned char* bytes = nullptr;
-    size_t length = 0;
-    SSL_SESSION_get0_ticket(session_, &bytes, &length);
-    return bytes ? std::string(reinterpret_cast<const char*>(bytes), length) : std::string();
-}
+std::string TlsSession::ticket() const { return ticket_bytes(session_); }
 
 std::string TlsSession::version() const {
     switch (SSL_SESSION_get_protocol_version(session_)) {
@@ -297,12 +300,7 @@ TlsInfo TlsWire::info() const {
     SSL_get0_alpn_selected(ssl_, &alpn, &alpn_length);
     if (alpn) info.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_length);
     info.resumed = SSL_session_reused(ssl_) == 1;
-    if (SSL_SESSION* session = SSL_get_session(ssl_)) {
-        const unsigned char* bytes = nullptr;
-        size_t length = 0;
-        SSL_SESSION_get0_ticket(session, &bytes, &length);
-        if (bytes) info.ticket.assign(reinterpret_cast<const char*>(bytes), length);
-    }
+    if (const SSL_SESSION* session = SSL_get_session(ssl_)) info.ticket = ticket_bytes(session);
     if (X509* cert = SSL_get0_peer_certificate(ssl_)) {
         info.key_kind = key_kind(X509_get0_pubkey(cert));
         info.dns_names = dns_names(cert);

@@ -113,8 +113,9 @@ worker_counts() {
 # lab_pin: the runs after it put loadgen alone on one CPU and the server on the others, so that
 # one loop compares with another and not with where the scheduler happened to put it (see
 # scripts/lab/limits.py). For one-worker comparisons; a lab whose servers use several cores
-# (threads, workers) leaves it off. lab_unpin ends it.
-lab_pin() { export LAB_PIN=1; echo "   pinned from here: $(lab pinning)"; }
+# (threads, workers) leaves it off. `lab_pin one`: the server on one CPU and loadgen on all the
+# others, a thread for each, for flat-out runs of one-worker servers. lab_unpin ends it.
+lab_pin() { export LAB_PIN=${1:-1}; echo "   pinned from here: $(lab pinning)"; }
 lab_unpin() { unset LAB_PIN; }
 
 # half_slowest LABEL SERVER PEER...: half the lowest requests/s that row LABEL measured for SERVER

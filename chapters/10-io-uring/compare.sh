@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Lab 10: io_uring against epoll, and against nginx.
 #
-# Every server runs ONE worker (one loop against one loop), loadgen pinned on a CPU of its own.
+# Every server runs ONE worker (one loop against one loop) pinned on one CPU, and loadgen on all
+# the others, a thread for each (lab_pin one).
 # Part 1, /hello at 100 connections, in rounds: 10 (waking on the first completion, and with
 #   --batch), 05 (level- and edge-triggered) and nginx, flat out and then at one fixed rate for
 #   all, where CPU per request is compared. System calls per request are counted for each,
-#   io_uring_enter apart. Flat out, loadgen's one core is usually the limit: the lab says which
-#   side was, and what one server core could do.
+#   io_uring_enter apart. Flat out on 2 CPUs, loadgen's one core is usually the limit (one loadgen
+#   thread costs about what the server does per request); from 3 CPUs on it has more and the
+#   server's core is. The lab says which side was, and what one server core could do.
 # Part 2, pipelining: the same with 1, 4 and 16 requests in flight per connection. More requests
 #   arrive per wake-up, so every loop's calls per request fall; the question is by how much.
 # Part 3, 1 MiB files against chapter 07's sendfile, with 50 connections and with one: io_uring has
@@ -60,7 +62,7 @@ start_peer() {  # "10-io-uring", "10-io-uring --batch", "10-io-uring --splice", 
   esac
 }
 
-lab_pin
+lab_pin one
 peers=("10-io-uring" "10-io-uring --batch" "05-epoll" "05-epoll --edge" "nginx 1")
 for round in $(seq "$rounds"); do
   for peer in "${peers[@]}"; do

@@ -28,26 +28,33 @@ def congestion_control():
 
 
 def pinning():
-    """Where the lab puts the two sides of a run when the lab asks for it (LAB_PIN=1, from
-    lab_pin): loadgen alone on the last CPU this lab may use, the server on the others. Left to
-    itself the scheduler moves both from one run to the next, and on a small machine it sometimes
-    puts them on one CPU: measured on 2 cores, nginx served 59-68k requests/s unpinned and 85-125k
-    pinned, while 05-epoll barely moved, so an unpinned comparison measured where each landed.
-    Returns (server CPUs, loadgen CPU), or None when not asked or with a single CPU."""
-    if os.environ.get("LAB_PIN") != "1":
+    """Where the lab puts the two sides of a run when the lab asks for it (lab_pin): loadgen alone
+    on the last CPU this lab may use and the server on the others (LAB_PIN=1), or the server alone
+    on the first and loadgen on all the others (LAB_PIN=one, `lab_pin one`). Left to itself the
+    scheduler moves both from one run to the next, and on a small machine it sometimes puts them on
+    one CPU: measured on 2 cores, nginx served 59-68k requests/s unpinned and 85-125k pinned, while
+    05-epoll barely moved, so an unpinned comparison measured where each landed.
+    `one` is for a lab of one-worker servers run flat out: one loadgen thread needs about as much
+    CPU per request as the server it loads, so with a core each the faster server's run measures
+    loadgen. With 3 CPUs or more, loadgen gets all the others, a thread for each, and the server's
+    core is the limit; on 2 CPUs the two modes are the same.
+    Returns (server CPUs, loadgen CPUs), or None when not asked or with a single CPU."""
+    mode = os.environ.get("LAB_PIN")
+    if mode not in ("1", "one"):
         return None
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         return None
-    return cpus[:-1], cpus[-1]
+    return (cpus[:1], cpus[1:]) if mode == "one" else (cpus[:-1], cpus[-1:])
 
 
 def describe_pinning():
     pin = pinning()
     if pin is None:
-        return "not pinned" + (" (one CPU)" if os.environ.get("LAB_PIN") == "1" else "")
+        return "not pinned" + (" (one CPU)" if os.environ.get("LAB_PIN") in ("1", "one") else "")
     servers, loadgen = pin
-    return f"loadgen on CPU {loadgen}, servers on CPU {','.join(map(str, servers))}"
+    threads = f" ({len(loadgen)} threads)" if len(loadgen) > 1 else ""
+    return f"loadgen on CPU {','.join(map(str, loadgen))}{threads}, servers on CPU {','.join(map(str, servers))}"
 
 
 def describe():

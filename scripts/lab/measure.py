@@ -7,7 +7,8 @@ own clock at that line, so opening the crowd is outside the window on both sides
 ends a little before loadgen's. The server is sampled over that window: CPU and context switches
 from /proc at both ends, memory and threads every quarter second. Every figure is divided by the
 requests of that window: loadgen's rate times the window's length. After lab_pin (LAB_PIN=1)
-loadgen runs alone on the last CPU and every thread of the server on the others (limits.pinning).
+loadgen runs alone on the last CPU and every thread of the server on the others; after `lab_pin
+one`, the server on the first CPU and loadgen on the others, a thread for each (limits.pinning).
 
 Syscalls are counted after that window, in a second one, because counting them slows them down:
 enabling any syscall tracepoint sends every syscall on the machine through the kernel's slow
@@ -218,10 +219,13 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
     count_s = min(max(0.3, duration / 4), 1.5)  # the syscall count's window, after the measured one
     tail = ["--tail", str(count_s + 30)] if counter_installed() else []  # 30 s: room for perf to attach
     host = os.environ.get("LAB_TARGET_HOST", "127.0.0.1")  # chapter 09's lab loads a backend on 127.0.0.2 directly
-    cmd = [loadgen_path(), "--target", f"{host}:{port}", "--warmup", str(warmup), "--duration", str(duration),
-           "--json", json_path, *tail, *loadgen_args]
-    log = open(os.path.join(state_dir(), "loadgen.log"), "ab")
     pin = limits.pinning()
+    # loadgen on several CPUs (lab_pin one): a thread for each, unless the lab chose its threads
+    spread = pin and len(pin[1]) > 1 and not {"-t", "--threads"} & set(loadgen_args)
+    threads = ["--threads", str(len(pin[1]))] if spread else []
+    cmd = [loadgen_path(), "--target", f"{host}:{port}", "--warmup", str(warmup), "--duration", str(duration),
+           "--json", json_path, *tail, *threads, *loadgen_args]
+    log = open(os.path.join(state_dir(), "loadgen.log"), "ab")
     on_loadgen_cpu = None
     if pin:
         for tid in procs.thread_ids(pid):  # threads made later inherit it
@@ -229,7 +233,7 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
                 os.sched_setaffinity(tid, pin[0])
             except OSError:
                 pass  # gone since the look
-        on_loadgen_cpu = lambda: os.sched_setaffinity(0, {pin[1]})
+        on_loadgen_cpu = lambda: os.sched_setaffinity(0, set(pin[1]))
     other = None
     if beside:
         other = subprocess.Popen([loadgen_path(), "--target", f"127.0.0.1:{port}", "--warmup", "0",
@@ -286,6 +290,7 @@ def measure(pid, port, loadgen_args, warmup, duration, fd_limit, beside=None, be
         "syscall_method": syscalls.method, "syscall_note": syscalls.note,
         "syscalls_per_request": None, "syscalls_named_per_request": {},
         "pinned": limits.describe_pinning() if pin else None,
+        "loadgen_cpus": len(pin[1]) if pin else 1,
     })
     # The syscall count's requests: those loadgen finished inside the window the lab signalled.
     count = result.get("count_window") or {}

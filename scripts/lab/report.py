@@ -31,7 +31,9 @@ def flatten(row):
         # Who limited a flat-out run: a side near 100% of its core is the bottleneck. With loadgen's
         # core full, what one core of the server could do is estimated from its CPU per request.
         "server_busy_pct": round(sv["cpu_s"] * 100 / sv["window_s"]) if sv.get("window_s") else None,
-        "loadgen_busy_pct": round(lg["client_cpu_s"] * 100 / lg["duration_s"]) if lg.get("client_cpu_s") is not None and lg.get("duration_s") else None,
+        # loadgen's share of the CPUs it had (several after `lab_pin one` on a larger machine)
+        "loadgen_busy_pct": round(lg["client_cpu_s"] * 100 / lg["duration_s"] / sv.get("loadgen_cpus", 1))
+        if lg.get("client_cpu_s") is not None and lg.get("duration_s") else None,
         "rps_per_core": round(1e6 / sv["cpu_us_per_request"]) if sv["cpu_us_per_request"] else None,
         # Chapter 10: the ring's one system call, out of the total above.
         "ring_enters_per_request": sv.get("syscalls_named_per_request", {}).get("io_uring_enter"),

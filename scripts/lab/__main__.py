@@ -19,6 +19,8 @@
   python3 scripts/lab evict FILE...            drop files from the page cache, and say whether that worked
   python3 scripts/lab slow-disk PATH BPS       slow reads from PATH's disk for the servers that join (root, cgroups)
   python3 scripts/lab slow-disk-join PID       a server (and its children) joins the slow disk's group
+  python3 scripts/lab cpu-cap PERCENT          a group whose servers run at most PERCENT of a core (root, cgroups)
+  python3 scripts/lab cpu-cap-join PID         a server (and its children) joins it
 """
 import argparse
 import fnmatch
@@ -30,7 +32,7 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a folder: import as a package
-from lab import crowd, limits, measure, pagecache, procs, report, servers, slowdisk, tour, upstream  # noqa: E402
+from lab import cpucap, crowd, limits, measure, pagecache, procs, report, servers, slowdisk, tour, upstream  # noqa: E402
 from lab.servers import LabError  # noqa: E402
 
 
@@ -176,6 +178,16 @@ def cmd_rps(a):
     raise LabError(f"no row {a.label!r} for {a.server!r}")
 
 
+def cmd_cpu_cap(a):
+    """Prints what was set up, or why not; exits 3 when the machine cannot cap (the lab skips)."""
+    if not 1 <= a.percent <= 99:
+        raise LabError(f"cpu-cap {a.percent}: a share of one core is 1 to 99 percent")
+    capped, sentence = cpucap.setup(a.percent)
+    print(sentence)
+    if not capped:
+        sys.exit(3)
+
+
 def cmd_report(a):
     rows = [json.loads(line) for line in open(rows_path())] if os.path.exists(rows_path()) else []
     if not rows:
@@ -306,7 +318,7 @@ def main():
     st = sub.add_parser("stop")
     st.add_argument("pid", type=int)
     st.set_defaults(run=lambda a: servers.stop(a.pid))
-    sub.add_parser("stop-all").set_defaults(run=lambda a: (servers.stop_all(), slowdisk.remove()))
+    sub.add_parser("stop-all").set_defaults(run=lambda a: (servers.stop_all(), slowdisk.remove(), cpucap.remove()))
     cp = sub.add_parser("crowd-plan")
     cp.add_argument("--target", type=int, required=True, help="connections to hold")
     cp.set_defaults(run=cmd_crowd_plan)
@@ -355,6 +367,12 @@ def main():
     sj = sub.add_parser("slow-disk-join")
     sj.add_argument("pid", type=int, help="a server: it and every process under it read the slow disk")
     sj.set_defaults(run=lambda a: slowdisk.join(procs.tree(a.pid)))
+    cc = sub.add_parser("cpu-cap")
+    cc.add_argument("percent", type=int, help="of one core, 1-99")
+    cc.set_defaults(run=cmd_cpu_cap)
+    cj = sub.add_parser("cpu-cap-join")
+    cj.add_argument("pid", type=int, help="a server: it and every process under it run capped")
+    cj.set_defaults(run=lambda a: cpucap.join(procs.tree(a.pid)))
     ev = sub.add_parser("evict")
     ev.add_argument("files", nargs="+")
     ev.set_defaults(run=lambda a: print(pagecache.evict(a.files)))

@@ -8,14 +8,11 @@ limit how fast the servers (and only they) read from it, with the kernel's block
   cgroup v2   a group with the io controller; "MAJ:MIN rbps=BYTES" in its io.max
   cgroup v1   a group of the blkio hierarchy; "MAJ:MIN BYTES" in blkio.throttle.read_bps_device
 
-It needs root and one of the two. Without them the lab runs on the disk as it is and says so.
-The group is made once per lab and removed when the lab ends (stop_all)."""
+It needs root and one of the two (cgroup.py). Without them the lab runs on the disk as it is and
+says so. The group is made once per lab and removed when the lab ends (stop_all)."""
 import os
 
-from .servers import state_dir
-
-V2 = "/sys/fs/cgroup"
-V1 = "/sys/fs/cgroup/blkio"
+from . import cgroup
 
 
 def _disk_of(path):
@@ -31,10 +28,6 @@ def _disk_of(path):
     return number
 
 
-def _group_file():
-    return os.path.join(state_dir(), "slowdisk-group")
-
-
 def setup(path, bytes_per_s):
     """Makes the lab's throttled group for reads from the disk holding `path`; returns a sentence
     saying what was set up, or why nothing was."""
@@ -43,50 +36,21 @@ def setup(path, bytes_per_s):
     disk = _disk_of(path)
     if not disk:
         return f"disk not slowed: {path} is not on a block device (tmpfs?), so nothing there is ever cold"
-    name = f"one-loop-lab-{os.getpid()}"
     try:
-        v2 = os.path.join(V2, "cgroup.controllers")
-        if os.path.exists(v2) and "io" in open(v2).read().split():
-            with open(os.path.join(V2, "cgroup.subtree_control"), "w") as f:
-                f.write("+io")
-            group = os.path.join(V2, name)
-            os.makedirs(group, exist_ok=True)
-            with open(os.path.join(group, "io.max"), "w") as f:
-                f.write(f"{disk} rbps={bytes_per_s}")
-        elif os.path.exists(os.path.join(V1, "blkio.throttle.read_bps_device")):
-            group = os.path.join(V1, name)
-            os.makedirs(group, exist_ok=True)
-            with open(os.path.join(group, "blkio.throttle.read_bps_device"), "w") as f:
-                f.write(f"{disk} {bytes_per_s}")
-        else:
-            return "disk not slowed: no cgroup io (v2) or blkio (v1) controller here"
+        group = cgroup.make("slowdisk", "io", {"io.max": f"{disk} rbps={bytes_per_s}"},
+                            ["blkio"], {"blkio.throttle.read_bps_device": f"{disk} {bytes_per_s}"})
     except OSError as e:
         return f"disk not slowed: {e}"
-    with open(_group_file(), "w") as f:
-        f.write(group)
+    if not group:
+        return "disk not slowed: no cgroup io (v2) or blkio (v1) controller here"
     return f"the servers read the disk ({disk}) at most {bytes_per_s / 2**20:.0f} MiB/s (cgroup {group})"
 
 
 def join(pids):
     """Puts these processes (all their threads) in the lab's throttled group, if there is one."""
-    if not os.path.exists(_group_file()):
-        return
-    group = open(_group_file()).read().strip()
-    for pid in pids:
-        try:
-            with open(os.path.join(group, "cgroup.procs"), "w") as f:
-                f.write(str(pid))
-        except OSError:
-            pass  # gone since the look
+    cgroup.join("slowdisk", pids)
 
 
 def remove():
     """Removes the group; called once the lab's servers are stopped, so it is empty."""
-    if not os.path.exists(_group_file()):
-        return
-    group = open(_group_file()).read().strip()
-    try:
-        os.rmdir(group)
-    except OSError:
-        pass
-    os.remove(_group_file())
+    cgroup.remove("slowdisk")

@@ -8,7 +8,9 @@
 #   all, where CPU per request is compared. System calls per request are counted for each,
 #   io_uring_enter apart. Flat out on 2 CPUs, loadgen's one core is usually the limit (one loadgen
 #   thread costs about what the server does per request); from 3 CPUs on it has more and the
-#   server's core is. The lab says which side was, and what one server core could do. Then the
+#   server's core is. The lab says which side was, and what one server core could do. Then at
+#   several loads, from 6% to 75% of the slower flat-out rate (a plot): what the ring saves
+#   depends on how much each wake-up finds ready. Then the
 #   same flat out with each server held to 30% of its core (a cgroup CPU cap, where the machine
 #   allows one), so that the server's share is full first on any machine: requests/s then compare
 #   the loops themselves, at the batch sizes a full loop sees.
@@ -34,9 +36,9 @@ esac
 fd_limit=$(ulimit -n)
 most=$((fd_limit - 200))
 case $LAB_MODE in
-  quick) rounds=1 depths=(4) file_rounds=1 memory=(300) cap_rounds=0 ;;
-  tour) rounds=2 depths=(1 4 16) file_rounds=1 memory=(10000) cap_rounds=1 ;;
-  full) rounds=3 depths=(1 4 16) file_rounds=3 memory=(10000 $most) cap_rounds=3 ;;
+  quick) rounds=1 depths=(4) file_rounds=1 memory=(300) cap_rounds=0 loads=() ;;
+  tour) rounds=2 depths=(1 4 16) file_rounds=1 memory=(10000) cap_rounds=1 loads=(12 25 50) ;;
+  full) rounds=3 depths=(1 4 16) file_rounds=3 memory=(10000 $most) cap_rounds=3 loads=(6 12 25 50 75) ;;
 esac
 sources=--source-ips=127.0.0.1-127.0.0.8  # past the ~28k ephemeral ports of one source address
 
@@ -84,6 +86,18 @@ for round in $(seq "$rounds"); do
     has_peer "${peer%% *}" || continue
     start_peer "$peer"
     measure "100 busy at $rate/s (round $round)" --series "equal load" -- --connections 100 --rate "$rate"
+    server_stop
+  done
+done
+
+# The same at several loads, percentages of the slower flat-out rate (6% to 75% in the full run):
+# how much a wake-up finds ready decides what the ring can save, so the ratios move with the load.
+for percent in "${loads[@]}"; do
+  load=$((2 * rate * percent / 100))  # $rate is half the slower flat-out rate
+  for peer in "10-io-uring" "10-io-uring --batch" "05-epoll" "nginx 1"; do
+    has_peer "${peer%% *}" || continue
+    start_peer "$peer"
+    measure "100 busy, load $load/s" --series "$SERVER_NAME by load" --x "$load" -- --connections 100 --rate "$load"
     server_stop
   done
 done
@@ -153,6 +167,7 @@ done
 [[ $LAB_MODE != quick ]] && checks+=(--target "mem_per_idle_kib|memory: ${memory[-1]} idle|10-io-uring|05-epoll|1.0")
 lab_report --summary "100 busy (round 1)" --summary-idle "memory: ${memory[-1]} idle" "${checks[@]}" \
   --columns label,server,connections,rps,p50_ms,p99_ms,errors,cpu_us_per_request,user_us_per_request,syscalls_per_request,ring_enters_per_request,server_busy_pct,loadgen_busy_pct,rps_per_core,cpu_us_per_mib,rss_mib,mem_per_idle_kib \
+  --plot "load|/hello at 100 connections, as the load grows|requests/s offered|cpu_us_per_request,syscalls_per_request|server CPU us per request,syscalls per request|only=* by load" \
   --plot "pipelining|/hello at 100 connections, requests in flight per connection|requests in flight per connection|rps,cpu_us_per_request,syscalls_per_request|requests/s,server CPU us per request,syscalls per request|only=* pipelined" \
   --note "ring: ${probe#io_uring available: }" \
   --note "a flat-out run is limited by whichever side's core is full (server CPU %, loadgen CPU %); req/s per server core is 1 s over the server's CPU per request, what it could do with a core to itself"

@@ -10,10 +10,10 @@
 #   thread costs about what the server does per request); from 3 CPUs on it has more and the
 #   server's core is. The lab says which side was, and what one server core could do. Then at
 #   several loads, from 6% to 75% of the slower flat-out rate (a plot): what the ring saves
-#   depends on how much each wake-up finds ready. Then the
-#   same flat out with each server held to 30% of its core (a cgroup CPU cap, where the machine
-#   allows one), so that the server's share is full first on any machine: requests/s then compare
-#   the loops themselves, at the batch sizes a full loop sees.
+#   depends on how much each wake-up finds ready. Then flat out again, each server held to 30% of
+#   its core (a cgroup CPU cap, where the machine allows one), so that the server's share is full
+#   first on any machine: requests/s then compare the loops themselves, at the batch sizes a full
+#   loop sees.
 # Part 2, pipelining: the same with 1, 4 and 16 requests in flight per connection. More requests
 #   arrive per wake-up, so every loop's calls per request fall; the question is by how much.
 # Part 3, 1 MiB files against chapter 07's sendfile, with 50 connections and with one: io_uring has

@@ -31,6 +31,7 @@
 
 #include <functional>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 namespace one::uring {
@@ -104,6 +105,7 @@ private:
     void send_next(Client& k);
     bool splice_next(Client& k);
     void done_with_file(Client& k);
+    size_t in_pipe(const Client& k) const;
     void settle(Client& k);
     void close_client(Client& k);
     void forget(Client& k);
@@ -131,6 +133,11 @@ private:
     std::vector<std::unique_ptr<Client>> by_fd_;
     std::vector<std::string> spare_;  // emptied output buffers, for the next answers
     bool splice_;
+    struct Splicing {
+        Pipe pipe;                    // the pipe a client's file goes through
+        size_t in_pipe = 0;           // ...and the bytes in it, spliced from the file but not yet to the socket
+    };
+    std::unordered_map<int, Splicing> splicing_;  // --splice: by descriptor, the clients sending a file
     std::vector<Pipe> spare_pipes_;   // --splice: emptied pipes, for the next files
     size_t count_ = 0;
     uint32_t next_generation_ = 1;

@@ -273,6 +273,7 @@ int ServerProcess::fd_of(const Client& client) const {
 }
 
 long ServerProcess::rss_kib() const { return tree_sum([](pid_t p) { return status_field(p, "VmRSS"); }); }
+long ServerProcess::anon_kib() const { return tree_sum([](pid_t p) { return status_field(p, "RssAnon"); }); }
 long ServerProcess::vm_kib() const { return tree_sum([](pid_t p) { return status_field(p, "VmSize"); }); }
 long ServerProcess::threads() const { return tree_sum([](pid_t p) { return status_field(p, "Threads"); }); }
 

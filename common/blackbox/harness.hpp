@@ -81,6 +81,9 @@ public:
     // What /proc says, summed over the server and its child processes (chapter 06's workers), so
     // that a multi-process server cannot pass a test by holding its connections in a child.
     long rss_kib() const;     // VmRSS
+    // RssAnon: the memory a server could fill with a client's bytes (heap, anonymous maps), not
+    // the library code a worker faults in the first time it takes a path (hundreds of KiB).
+    long anon_kib() const;
     long vm_kib() const;      // VmSize: address space, stacks included whether touched or not
     long threads() const;     // Threads
     long open_fds() const;    // entries in /proc/PID/fd; -1 once the server has exited

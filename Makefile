@@ -46,7 +46,7 @@ COMMON_SRC := $(wildcard common/*.cpp)
 LIB := $(BUILD)/lib/libone.a
 SERVERS := $(CHAPTERS:%=$(BUILD)/bin/%)
 CHAPTER_TESTS := $(foreach ch,$(CHAPTERS),$(if $(wildcard chapters/$(ch)/test_*.cpp),$(BUILD)/bin/test-$(ch)))
-TOOLS := $(BUILD)/bin/unit-tests $(BUILD)/bin/blackbox $(if $(wildcard common/loadgen/*.cpp),$(BUILD)/bin/loadgen)
+TOOLS := $(BUILD)/bin/unit-tests $(BUILD)/bin/blackbox $(BUILD)/bin/syscall-cost $(if $(wildcard common/loadgen/*.cpp),$(BUILD)/bin/loadgen)
 
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
 
@@ -93,6 +93,11 @@ $(BUILD)/bin/unit-tests: $(call obj,$(wildcard common/tests/*.cpp) $(filter-out 
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/bin/loadgen: $(call obj,$(wildcard common/loadgen/*.cpp)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# What one system call's entry and exit cost here (chapter 10's lab divides by it).
+$(BUILD)/bin/syscall-cost: $(call obj,common/bench/syscall_cost.cpp)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 

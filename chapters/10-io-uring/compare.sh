@@ -13,7 +13,8 @@
 #   depends on how much each wake-up finds ready. Then flat out again, each server held to 30% of
 #   its core (a cgroup CPU cap, where the machine allows one), so that the server's share is full
 #   first on any machine: requests/s then compare the loops themselves, at the batch sizes a full
-#   loop sees.
+#   loop sees. Beside them, what one system call's entry and exit cost here (syscall-cost): an
+#   epoll loop's calls per request times that is the most a ring can save by calling less.
 # Part 2, pipelining: the same with 1, 4 and 16 requests in flight per connection. More requests
 #   arrive per wake-up, so every loop's calls per request fall; the question is by how much.
 # Part 3, 1 MiB files against chapter 07's sendfile, with 50 connections and with one: io_uring has
@@ -102,6 +103,11 @@ for percent in "${loads[@]}"; do
   done
 done
 
+# What entering and leaving the kernel costs here, measured beside the runs it explains: the most a
+# ring can save is an epoll loop's calls per request times this (the report's "crossings" lines).
+crossing=$("$LAB_ROOT/$BUILD/bin/syscall-cost") || exit 1
+echo "   entering and leaving the kernel: $crossing"
+
 # Flat out again, each server held to 30% of its core: its share is full long before loadgen's
 # core is, so requests/s are the server's, whatever the machine.
 capped="100 busy, server held to 30% of a core" capped_runs=no
@@ -163,6 +169,11 @@ for ten in "10-io-uring" "10-io-uring --batch 32"; do
            --target-least "rps_per_core|100 busy (round *)|$ten|05-epoll|1.3")
   [[ $capped_runs == yes ]] && checks+=(--target-least "rps|$capped (round *)|$ten|05-epoll|1.3")
 done
+full_core="100 busy (round *)"
+[[ $capped_runs == yes ]] && full_core="$capped (round *)"
+for epoll in "05-epoll" "nginx (1 worker)"; do
+  checks+=(--crossings "$full_core|$epoll|${crossing%% *}")
+done
 # (in quick mode the crowd is too small for memory per connection to be more than page rounding)
 [[ $LAB_MODE != quick ]] && checks+=(--target "mem_per_idle_kib|memory: ${memory[-1]} idle|10-io-uring|05-epoll|1.0")
 lab_report --summary "100 busy (round 1)" --summary-idle "memory: ${memory[-1]} idle" "${checks[@]}" \
@@ -170,4 +181,5 @@ lab_report --summary "100 busy (round 1)" --summary-idle "memory: ${memory[-1]} 
   --plot "load|/hello at 100 connections, as the load grows|requests/s offered|cpu_us_per_request,syscalls_per_request|server CPU us per request,syscalls per request|only=* by load" \
   --plot "pipelining|/hello at 100 connections, requests in flight per connection|requests in flight per connection|rps,cpu_us_per_request,syscalls_per_request|requests/s,server CPU us per request,syscalls per request|only=* pipelined" \
   --note "ring: ${probe#io_uring available: }" \
+  --note "entering and leaving the kernel: $crossing" \
   --note "a flat-out run is limited by whichever side's core is full (server CPU %, loadgen CPU %); req/s per server core is 1 s over the server's CPU per request, what it could do with a core to itself"

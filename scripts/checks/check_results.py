@@ -39,6 +39,11 @@ for path in sys.argv[1:]:
         least = 0 if batched else 1
         expect(sv["syscalls_per_request"] is None or sv["syscalls_per_request"] >= least and sv["syscalls_per_request"] > 0,
                f"{label}: {sv['syscalls_per_request']} syscalls per request, fewer than {'any' if batched else 'one'}")
+    # Lab 10 explains its flat-out rows with what entering the kernel costs 05 (the "crossings" line):
+    # the syscall count and the CPU per request it needs must both have been measured.
+    if doc.get("chapter") == "10-io-uring":
+        expect(any(n.startswith("crossings (") and "05-epoll made" in n for n in doc.get("notes", [])),
+               f"{name}: no measured crossings line for 05-epoll")
     summary = doc.get("summary") or {}
     expect(summary.get("rps", 0) > 0, f"{name}: the tour summary has no rate")
     for plot in doc.get("plots", []):

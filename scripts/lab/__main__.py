@@ -200,6 +200,7 @@ def cmd_report(a):
     print()
     print(report.table(flat, columns))
     notes = list(a.note) + report.targets(flat, a.target) + report.targets(flat, a.target_least, at_least=True) + report.ratios(flat, a.ratio) + report.ceilings(flat, a.ceiling)
+    notes += report.crossings(flat, a.crossings)
     notes += report.growths(flat, a.growth) + report.floors(flat, a.floor)
     plotted = flat
     for spec in a.little:
@@ -307,6 +308,9 @@ def main():
                    help="key|server|label|baseline|most: server's key at label over its own at baseline, round by round (at most `most`)")
     r.add_argument("--floor", action="append", default=[],
                    help="key|label|server|least: print whether server's key in that row (median over rounds) is at least `least`")
+    r.add_argument("--crossings", action="append", default=[],
+                   help="label|server|ns: the share of server's CPU per request spent entering and leaving the kernel, "
+                        "at ns per system call, and the most a loop making no system calls could serve")
     r.add_argument("--little", action="append", default=[],
                    help="series|service_ms|upto|tolerance: Little's law for a thread pool whose x is its threads")
     r.add_argument("--net", action="append", default=[],

@@ -258,6 +258,33 @@ def floors(flat_rows, specs):
     return lines
 
 
+def crossings(flat_rows, specs):
+    """One line per --crossings "label|server|ns": how much of `server`'s CPU per request in the row
+    labelled `label` went on entering and leaving the kernel, at `ns` per system call (what
+    syscall-cost measured here), and so the most the same work could serve on the same core if it
+    made no system calls at all: 1 / (1 - that share). That bounds what a ring can win by entering
+    the kernel less; the work done inside it (TCP, the loopback, the wake-ups) is not counted.
+    A label with "(round *)" takes the median over rounds."""
+    lines = []
+    for spec in specs:
+        label, server, ns = spec.split("|")
+        rows = [r for r in _rounds(flat_rows, server, label).values()
+                if r.get("syscalls_per_request") is not None and r.get("cpu_us_per_request")]
+        if not rows:
+            lines.append(f"crossings ({label}): {server}: not measured")
+            continue
+        calls = statistics.median(r["syscalls_per_request"] for r in rows)
+        cpu = statistics.median(r["cpu_us_per_request"] for r in rows)
+        crossing_us = calls * float(ns) / 1000
+        share = min(crossing_us / cpu, 0.99)
+        lines.append(f"crossings ({label}): {server} made {calls:.2f} system calls per request at {cpu:.2f} us of CPU"
+                     f"{f' (medians of {len(rows)} rounds)' if len(rows) > 1 else ''}; at {float(ns):.0f} ns each "
+                     f"(syscall-cost) their entries and exits come to {crossing_us:.2f} us, {share:.1%}: without the "
+                     f"crossings alone, the same work would serve at most {1 / (1 - share):.2f}x the requests/s on "
+                     f"the same core; more than that needs less work inside the kernel, not fewer trips to it")
+    return lines
+
+
 def little(flat_rows, spec):
     """--little "series|service_ms|upto|tolerance": Little's law for a pool. With T threads each
     holding a request for S seconds, and at least T requests always waiting, the pool completes

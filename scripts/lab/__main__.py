@@ -200,7 +200,7 @@ def cmd_report(a):
     print()
     print(report.table(flat, columns))
     notes = list(a.note) + report.targets(flat, a.target) + report.targets(flat, a.target_least, at_least=True) + report.ratios(flat, a.ratio) + report.ceilings(flat, a.ceiling)
-    notes += report.crossings(flat, a.crossings)
+    notes += report.crossings(flat, a.crossings) + report.kernel_floors(flat, a.kernel_floor)
     notes += report.growths(flat, a.growth) + report.floors(flat, a.floor)
     plotted = flat
     for spec in a.little:
@@ -311,6 +311,9 @@ def main():
     r.add_argument("--crossings", action="append", default=[],
                    help="label|server|ns: the share of server's CPU per request spent entering and leaving the kernel, "
                         "at ns per system call, and the most a loop making no system calls could serve")
+    r.add_argument("--kernel-floor", action="append", default=[],
+                   help="label|server|other|most: server's kernel time per request alone against other's whole CPU per "
+                        "request, and how little server's own code must cost for `most` times other's")
     r.add_argument("--little", action="append", default=[],
                    help="series|service_ms|upto|tolerance: Little's law for a thread pool whose x is its threads")
     r.add_argument("--net", action="append", default=[],

@@ -285,6 +285,34 @@ def crossings(flat_rows, specs):
     return lines
 
 
+def kernel_floors(flat_rows, specs):
+    """One line per --kernel-floor "label|server|other|most": `server`'s kernel time per request
+    alone (its CPU less its user time) against `other`'s whole CPU per request, in the rows labelled
+    `label` (medians over "(round *)"). That ratio is where `server` would stand if its own code
+    cost nothing; the line says how little its own code must cost for `most` times `other`'s CPU.
+    Two servers making the same system calls pay about the same kernel time, so the floor shows
+    how much of such a target is still in user space to win."""
+    lines = []
+    for spec in specs:
+        label, server, other, most = spec.split("|")
+        mine = [r for r in _rounds(flat_rows, server, label).values()
+                if r.get("cpu_us_per_request") and r.get("user_us_per_request") is not None]
+        theirs = [r["cpu_us_per_request"] for r in _rounds(flat_rows, other, label).values() if r.get("cpu_us_per_request")]
+        if not mine or not theirs:
+            lines.append(f"kernel floor ({label}): {server} against {other}: not measured")
+            continue
+        kernel = statistics.median(r["cpu_us_per_request"] - r["user_us_per_request"] for r in mine)
+        user = statistics.median(r["user_us_per_request"] for r in mine)
+        whole = statistics.median(theirs)
+        room = float(most) * whole - kernel
+        line = (f"kernel floor ({label}): {server}'s kernel time alone, {kernel:.1f} us per request, is "
+                f"{kernel / whole:.2f}x {other}'s whole CPU ({whole:.1f} us): ")
+        line += (f"{most}x needs {server}'s own code (user time) under {room:.1f} us per request; it used {user:.1f}"
+                 if room > 0 else f"{most}x is out of reach of {server}'s own code, whatever it costs")
+        lines.append(line)
+    return lines
+
+
 def little(flat_rows, spec):
     """--little "series|service_ms|upto|tolerance": Little's law for a pool. With T threads each
     holding a request for S seconds, and at least T requests always waiting, the pool completes

@@ -6,8 +6,8 @@
 #   proxy: the proxy's CPU per request, latency, and connections opened to the backends per
 #   10,000 requests (its connect() calls, counted after the warm-up has filled the pools: the
 #   steady state); then the same with keep-alive to the backends off. The proxy's kernel time
-#   alone is set against nginx's whole CPU (the "kernel floor"): two proxies that make the same
-#   system calls pay about the same kernel time, so only the rest is theirs to win.
+#   alone is set against nginx's whole CPU (the "kernel floor"): two proxies that make much the
+#   same system calls pay about the same kernel time, so what is left to win is in user space.
 # Part 2, a backend dies: /hello at a fixed rate through each proxy; 3 s in, one backend is killed,
 #   and 3 s later started again. Failed requests, and how long until a proxy connects to it again.
 # Part 3, slow clients: 20 clients each read a 16 MiB file at 2 MiB/s (5 at 16 MiB/s in --quick).

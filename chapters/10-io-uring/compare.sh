@@ -14,7 +14,7 @@
 #   its core (a cgroup CPU cap, where the machine allows one), so that the server's share is full
 #   first on any machine: requests/s then compare the loops themselves, at the batch sizes a full
 #   loop sees. Beside them, what one system call's entry and exit cost here (syscall-cost): an
-#   epoll loop's calls per request times that is the most a ring can save by calling less.
+#   epoll loop's calls per request times that is what a ring saves directly by calling less.
 # Part 2, pipelining: the same with 1, 4 and 16 requests in flight per connection. More requests
 #   arrive per wake-up, so every loop's calls per request fall; the question is by how much.
 # Part 3, 1 MiB files against chapter 07's sendfile, with 50 connections and with one: io_uring has
@@ -103,8 +103,8 @@ for percent in "${loads[@]}"; do
   done
 done
 
-# What entering and leaving the kernel costs here, measured beside the runs it explains: the most a
-# ring can save is an epoll loop's calls per request times this (the report's "crossings" lines).
+# What entering and leaving the kernel costs here, measured beside the runs it explains: an epoll
+# loop's calls per request times this is what a ring saves directly (the report's "crossings" lines).
 crossing=$("$LAB_ROOT/$BUILD/bin/syscall-cost") || exit 1
 echo "   entering and leaving the kernel: $crossing"
 

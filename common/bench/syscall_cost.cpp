@@ -3,8 +3,8 @@
 // clock_gettime and a few others without entering), so a loop of it measures the crossing itself,
 // with whatever the running kernel adds to every crossing (Spectre and Meltdown mitigations above
 // all). Chapter 10's lab multiplies it by an epoll loop's calls per request: what a loop that made
-// no system call at all could save, at most. It is a lower bound of the true cost: a tight loop
-// keeps the caches and branch predictors warm, which a server's crossings find less so.
+// no system calls would save directly. The true cost is somewhat higher: a tight loop keeps the
+// caches and branch predictors warm, where a server's crossings find them cooled by its work.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <atomic>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <stdexcept>
@@ -43,6 +44,27 @@ inline const std::string kCloseAfter = "<close-after>";  // a prefix: send the r
 inline std::string ok(std::string_view body, std::string_view extra = "") {
     return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + std::string(extra) + "\r\n" +
            std::string(body);
+}
+
+// A 200 with `body` in chunks of `piece` bytes, ended by the last chunk unless `cut` (a backend
+// that stops halfway).
+inline std::string ok_chunked(const std::string& body, size_t piece, bool cut = false) {
+    std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (size_t at = 0; at < body.size(); at += piece) {
+        std::string part = body.substr(at, piece);
+        char size[20];
+        std::snprintf(size, sizeof size, "%zx\r\n", part.size());
+        out += size + part + "\r\n";
+    }
+    return cut ? out : out + "0\r\n\r\n";
+}
+
+// `size` bytes of letters that do not repeat within 4 KiB, so a relayed body that lost, doubled
+// or swapped a block compares unequal.
+inline std::string pattern(size_t size) {
+    std::string bytes(size, '\0');
+    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+    return bytes;
 }
 
 class FakeBackend {

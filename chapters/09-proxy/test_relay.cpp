@@ -11,23 +11,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string pattern(size_t size) {
-    std::string bytes(size, '\0');
-    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
-    return bytes;
-}
-
-std::string chunked(const std::string& body, size_t piece) {
-    std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-    for (size_t at = 0; at < body.size(); at += piece) {
-        std::string part = body.substr(at, piece);
-        char size[20];
-        std::snprintf(size, sizeof size, "%zx\r\n", part.size());
-        out += size + part + "\r\n";
-    }
-    return out + "0\r\n\r\n";
-}
-
 ServerSpec proxy_for(const FakeBackend& backend, std::string buffer = "65536") {
     return {{"--workers", "1", "--upstream", backend.address(), "--buffer", buffer}};
 }
@@ -73,7 +56,7 @@ TEST_CASE("a long response within --buffer is held whole and handed over in one 
 
 TEST_CASE("a chunked response longer than --buffer reaches an HTTP/1.1 client chunked, an HTTP/1.0 one until close") {
     std::string body = pattern(1 << 20);
-    FakeBackend backend([&](const Seen&) { return chunked(body, 10000); });
+    FakeBackend backend([&](const Seen&) { return ok_chunked(body, 10000); });
     ServerProcess proxy(proxy_for(backend));
     Client client(proxy.port(), 20000);
     client.send(get("/big"));

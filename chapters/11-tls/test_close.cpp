@@ -12,24 +12,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string pattern(size_t size) {
-    std::string bytes(size, '\0');
-    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
-    return bytes;
-}
-
-// A chunked response head and `body` in chunks of `piece`; the last chunk only when `whole`.
-std::string chunked(const std::string& body, size_t piece, bool whole) {
-    std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-    for (size_t at = 0; at < body.size(); at += piece) {
-        std::string part = body.substr(at, piece);
-        char size[20];
-        std::snprintf(size, sizeof size, "%zx\r\n", part.size());
-        out += size + part + "\r\n";
-    }
-    return whole ? out + "0\r\n\r\n" : out;
-}
-
 // Endings by name, so that a failed CHECK prints them.
 std::string ended(const Client& client) { return name(client.ending()); }
 std::string said(Ending e) { return name(e); }
@@ -90,7 +72,7 @@ TEST_CASE("an HTTP/1.0 client of a relayed body: close_notify when it is whole, 
     FakeBackend backend([&](const Seen& seen) {
         bool cut = seen.head.rfind("GET /cut", 0) == 0;
         // The cut one: most of the body, no last chunk, then the backend's connection closes.
-        return cut ? kCloseAfter + chunked(body.substr(0, 700 << 10), 10000, false) : chunked(body, 10000, true);
+        return cut ? kCloseAfter + ok_chunked(body.substr(0, 700 << 10), 10000, true) : ok_chunked(body, 10000);
     });
     ServerProcess server(front_door(backend, {"--buffer", "65536"}));
 

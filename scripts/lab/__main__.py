@@ -310,7 +310,7 @@ def main():
                    help="key|label|server|least: print whether server's key in that row (median over rounds) is at least `least`")
     r.add_argument("--crossings", action="append", default=[],
                    help="label|server|ns: the share of server's CPU per request spent entering and leaving the kernel, "
-                        "at ns per system call, and the most a loop making no system calls could serve")
+                        "at ns per system call, and how many more requests the same work would serve without them (the direct saving)")
     r.add_argument("--kernel-floor", action="append", default=[],
                    help="label|server|other|most: server's kernel time per request alone against other's whole CPU per "
                         "request, and how little server's own code must cost for `most` times other's")

@@ -307,8 +307,10 @@ def kernel_floors(flat_rows, specs):
         if not pairs:
             lines.append(f"kernel floor ({label}): {server} against {other}: not measured")
             continue
-        floors = [(r["cpu_us_per_request"] - r["user_us_per_request"]) / o["cpu_us_per_request"] for r, o in pairs]
-        rooms = [float(most) * o["cpu_us_per_request"] - (r["cpu_us_per_request"] - r["user_us_per_request"]) for r, o in pairs]
+        kernel = [r["cpu_us_per_request"] - r["user_us_per_request"] for r, _ in pairs]
+        whole = [o["cpu_us_per_request"] for _, o in pairs]
+        floors = [k / w for k, w in zip(kernel, whole)]
+        rooms = [float(most) * w - k for k, w in zip(kernel, whole)]
         used = [r["user_us_per_request"] for r, _ in pairs]
         each = lambda xs, f: ", ".join(f.format(x) for x in xs)
         lines.append(f"kernel floor ({label}): {server}'s kernel time alone against {other}'s whole CPU per request: "

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -38,9 +39,23 @@ std::string g_host = "127.0.0.1";  // where the server under test listens and cl
 std::vector<std::string> g_server_args;
 std::vector<std::string> g_backend;  // --backend: binary, then its options
 
+// A /proc file's whole text, or less (down to nothing) if its process ends while it is read. Not
+// with an ifstream: libstdc++'s filebuf throws when read() fails, and reading a process that has
+// just died fails with ESRCH, so watching workers come and go would throw now and then.
+std::string read_proc(const std::string& path) {
+    std::string text;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return text;
+    char chunk[4096];
+    for (ssize_t got; (got = ::read(fd, chunk, sizeof chunk)) > 0 || (got < 0 && errno == EINTR);)
+        if (got > 0) text.append(chunk, static_cast<size_t>(got));
+    ::close(fd);
+    return text;
+}
+
 // A field of /proc/PID/status such as "VmRSS:	  1234 kB", as a number; -1 if absent.
 long status_field(pid_t pid, std::string_view field) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::istringstream in(read_proc("/proc/" + std::to_string(pid) + "/status"));
     for (std::string line; std::getline(in, line);)
         if (line.compare(0, field.size(), field) == 0 && line[field.size()] == ':')
             return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
@@ -205,8 +220,7 @@ std::vector<pid_t> ServerProcess::children() const {
     DIR* dir = opendir("/proc");
     while (dirent* entry = dir ? readdir(dir) : nullptr) {
         if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-        std::ifstream in(std::string("/proc/") + entry->d_name + "/stat");
-        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::string text = read_proc(std::string("/proc/") + entry->d_name + "/stat");
         size_t after = text.rfind(')');
         if (after == std::string::npos) continue;
         std::istringstream fields(text.substr(after + 2));
@@ -301,8 +315,7 @@ long ServerProcess::steady_fds() const {
 }
 
 static long cpu_ticks(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string text = read_proc("/proc/" + std::to_string(pid) + "/stat");
     if (text.rfind(')') == std::string::npos) return 0;
     std::istringstream after(text.substr(text.rfind(')') + 2));  // the name may hold spaces; skip past it
     std::string field;

@@ -8,7 +8,7 @@ BUILD=${BUILD:-build}
 log_dir=$(mktemp -d /tmp/one-loop-test.XXXXXX)
 trap 'rm -rf "$log_dir"' EXIT
 
-passed=0 failed=0 failures=()
+passed=0 failed=0 failures=() causes=()
 
 tls_dir=""
 
@@ -32,6 +32,10 @@ run() {
   if [[ $status -ne 0 ]]; then
     failures+=("$name")
     sed 's/^/    | /' "$log" | tail -n 80
+    # Its first errors again at the end, where a log cut to its last lines (CI's) still shows them
+    local cause line
+    cause=$(grep -aE 'ERROR:|FATAL|THREW|AddressSanitizer|ThreadSanitizer|runtime error' "$log" | head -n 3)
+    while IFS= read -r line; do causes+=("    $name | $line"); done <<<"${cause:-exit status $status}"
   fi
   passed=$((passed + p)) failed=$((failed + f))
 }
@@ -109,6 +113,6 @@ if [[ $BUILD == build ]]; then
   done
 fi
 
-[[ ${#failures[@]} -gt 0 ]] && printf 'failed: %s\n' "${failures[@]}"
+[[ ${#failures[@]} -gt 0 ]] && printf 'failed: %s\n' "${failures[@]}" && printf '%s\n' "${causes[@]}"
 echo "tests: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -53,6 +53,19 @@ std::string read_proc(const std::string& path) {
     return text;
 }
 
+// The fields of /proc/PID/stat from the third on (state, parent, ...; see proc(5)), so that fields[0]
+// is field 3. They follow the command name, which may hold spaces and ")": hence the last ")".
+// Empty once the process has gone.
+std::vector<std::string> stat_fields(const std::string& pid) {
+    std::string text = read_proc("/proc/" + pid + "/stat");
+    size_t name_end = text.rfind(')');
+    if (name_end == std::string::npos) return {};
+    std::istringstream after(text.substr(name_end + 1));
+    std::vector<std::string> fields;
+    for (std::string field; after >> field;) fields.push_back(field);
+    return fields;
+}
+
 // A field of /proc/PID/status such as "VmRSS:	  1234 kB", as a number; -1 if absent.
 long status_field(pid_t pid, std::string_view field) {
     std::istringstream in(read_proc("/proc/" + std::to_string(pid) + "/status"));
@@ -220,14 +233,10 @@ std::vector<pid_t> ServerProcess::children() const {
     DIR* dir = opendir("/proc");
     while (dirent* entry = dir ? readdir(dir) : nullptr) {
         if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-        std::string text = read_proc(std::string("/proc/") + entry->d_name + "/stat");
-        size_t after = text.rfind(')');
-        if (after == std::string::npos) continue;
-        std::istringstream fields(text.substr(after + 2));
-        std::string state;
-        pid_t parent = 0;
-        fields >> state >> parent;
-        if (parent == pid_ && state != "Z") found.push_back(std::atoi(entry->d_name));
+        std::vector<std::string> fields = stat_fields(entry->d_name);
+        if (fields.size() < 2) continue;
+        pid_t parent = std::atoi(fields[1].c_str());
+        if (parent == pid_ && fields[0] != "Z") found.push_back(std::atoi(entry->d_name));
     }
     if (dir) closedir(dir);
     return found;
@@ -315,14 +324,9 @@ long ServerProcess::steady_fds() const {
 }
 
 static long cpu_ticks(pid_t pid) {
-    std::string text = read_proc("/proc/" + std::to_string(pid) + "/stat");
-    if (text.rfind(')') == std::string::npos) return 0;
-    std::istringstream after(text.substr(text.rfind(')') + 2));  // the name may hold spaces; skip past it
-    std::string field;
-    long ticks = 0;
-    for (int i = 3; i <= 15 && after >> field; ++i)
-        if (i == 14 || i == 15) ticks += std::stol(field);  // utime, stime
-    return ticks;
+    std::vector<std::string> fields = stat_fields(std::to_string(pid));
+    if (fields.size() < 13) return 0;
+    return std::stol(fields[14 - 3]) + std::stol(fields[15 - 3]);  // utime and stime: fields 14 and 15
 }
 
 double ServerProcess::cpu_seconds() const {
